@@ -1,0 +1,192 @@
+import { Agent, errors as undiciErrors, request as undiciRequest, type Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
+import { sleep, systemClock } from '../clock.js';
+import type { ProviderId } from '../domain/refund.js';
+import { RefundHubError } from '../errors.js';
+
+/**
+ * The one HTTP layer every connector uses: per-attempt timeouts, retries of network errors,
+ * 5xx and 429 with jittered exponential backoff and Retry-After, and classification of the
+ * final answer into RefundHub error codes. Connectors declare requests; they never loop.
+ */
+
+export interface TransportOptions {
+  /** Per-attempt timeout (headers and body), default 10 s. */
+  timeoutMs?: number;
+  /** Attempts in all, default 3. */
+  maxAttempts?: number;
+  /** First backoff step, default 200 ms; doubles per attempt, full jitter. */
+  baseDelayMs?: number;
+  /** Longest we will wait inside one call (backoff or Retry-After), default 5 s. Longer asks are surfaced as rate_limited. */
+  maxDelayMs?: number;
+  dispatcher?: Dispatcher;
+  clock?: Clock;
+  /** Replaceable for tests of the retry schedule. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** Observes each attempt (for metrics). */
+  onAttempt?: (event: AttemptEvent) => void;
+}
+
+export interface AttemptEvent {
+  provider: ProviderId;
+  attempt: number;
+  status: number | null;
+  durationMs: number;
+  error?: string;
+}
+
+export interface HttpRequest {
+  provider: ProviderId;
+  method: 'GET' | 'POST';
+  url: string;
+  /** Built per attempt: signatures over a timestamp (OneKey) or short-lived tokens (Gr4vy) stay fresh. */
+  headers: () => Record<string, string> | Promise<Record<string, string>>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface Transport {
+  /** Sends with retries; resolves with the final response whatever its status, throws only when no response came. */
+  send(req: HttpRequest): Promise<HttpResponse>;
+  /** Sends and classifies: 2xx JSON is returned parsed, everything else becomes a RefundHubError. */
+  getJson(req: HttpRequest, classify?: ErrorClassifier): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Lets a connector read a provider's native error body; returning undefined keeps the default. */
+export type ErrorClassifier = (res: HttpResponse, parsed: unknown) => RefundHubError | undefined;
+
+const RETRYABLE_NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.max(0, Math.round(Number(v) * 1000));
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+function networkErrorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Builds a URL from a base (which may carry a path prefix) and a path, without losing the prefix. */
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + '/' + path.replace(/^\/+/, '');
+}
+
+export function createTransport(options: TransportOptions = {}): Transport {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const baseDelayMs = options.baseDelayMs ?? 200;
+  const maxDelayMs = options.maxDelayMs ?? 5_000;
+  const clock = options.clock ?? systemClock;
+  const wait = options.sleep ?? ((ms: number) => sleep(ms));
+  const random = options.random ?? Math.random;
+  const ownDispatcher = options.dispatcher ? undefined : new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+  const dispatcher = options.dispatcher ?? ownDispatcher!;
+
+  const backoff = (attempt: number) => Math.round(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
+
+  async function attemptOnce(req: HttpRequest): Promise<HttpResponse> {
+    const headers = await req.headers();
+    const res = await undiciRequest(req.url, {
+      method: req.method,
+      headers,
+      body: req.body,
+      dispatcher,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await res.body.text();
+    return { status: res.statusCode, headers: res.headers, body };
+  }
+
+  async function send(req: HttpRequest): Promise<HttpResponse> {
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      let res: HttpResponse;
+      try {
+        res = await attemptOnce(req);
+      } catch (e) {
+        const code = networkErrorCode(e);
+        const timedOut = (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError' || code?.includes('TIMEOUT');
+        options.onAttempt?.({ provider: req.provider, attempt, status: null, durationMs: performance.now() - started, error: code ?? (e as Error)?.name });
+        const retryable = timedOut || (code !== undefined && RETRYABLE_NETWORK_CODES.has(code)) || e instanceof undiciErrors.SocketError;
+        if (retryable && attempt < maxAttempts) {
+          await wait(backoff(attempt));
+          continue;
+        }
+        const what = timedOut ? `timed out after ${timeoutMs} ms` : `unreachable (${code ?? (e as Error)?.message ?? 'network error'})`;
+        throw new RefundHubError('provider_error', `${req.provider}: ${what}`, { provider: req.provider, retryable: true, cause: e });
+      }
+      options.onAttempt?.({ provider: req.provider, attempt, status: res.status, durationMs: performance.now() - started });
+      const retryableStatus = res.status === 429 || res.status >= 500;
+      if (!retryableStatus || attempt >= maxAttempts) return res;
+      const retryAfter = parseRetryAfter(res.headers['retry-after'], clock.now());
+      // A provider asking for a long pause is better served by the caller's schedule than by holding a socket here.
+      if (retryAfter !== undefined && retryAfter > maxDelayMs) return res;
+      await wait(retryAfter ?? backoff(attempt));
+    }
+  }
+
+  async function getJson(req: HttpRequest, classify?: ErrorClassifier): Promise<unknown> {
+    const res = await send(req);
+    let parsed: unknown;
+    let parseFailed = false;
+    if (res.body.length > 0) {
+      try {
+        parsed = JSON.parse(res.body);
+      } catch {
+        parseFailed = true;
+      }
+    }
+    if (res.status >= 200 && res.status < 300) {
+      if (parseFailed || parsed === undefined) {
+        throw new RefundHubError('invalid_response', `${req.provider}: response is not valid JSON (HTTP ${res.status})`, { provider: req.provider, httpStatus: res.status, retryable: true });
+      }
+      return parsed;
+    }
+    const custom = classify?.(res, parsed);
+    if (custom) throw custom;
+    throw classifyStatus(req.provider, res, clock.now());
+  }
+
+  return {
+    send,
+    getJson,
+    async close() {
+      await ownDispatcher?.close();
+    },
+  };
+}
+
+/** Default mapping from an HTTP status to an error code. */
+export function classifyStatus(provider: ProviderId, res: HttpResponse, now: number = Date.now()): RefundHubError {
+  const s = res.status;
+  const opts = { provider, httpStatus: s };
+  if (s === 401 || s === 403) return new RefundHubError('authentication_failed', `${provider}: credentials rejected (HTTP ${s})`, { ...opts, retryable: false });
+  if (s === 404) return new RefundHubError('not_found', `${provider}: refund not found`, { ...opts, retryable: false });
+  if (s === 429) {
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after'], now);
+    return new RefundHubError('rate_limited', `${provider}: rate limited${retryAfterMs !== undefined ? `, retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''}`, { ...opts, retryable: true, retryAfterMs });
+  }
+  if (s >= 500) return new RefundHubError('provider_error', `${provider}: provider error (HTTP ${s})`, { ...opts, retryable: true });
+  return new RefundHubError('provider_error', `${provider}: unexpected HTTP ${s}`, { ...opts, retryable: false });
+}
