@@ -40,6 +40,8 @@ export interface CommonSettings {
 export type RawSettings = Record<string, unknown>;
 
 export interface ProviderConfigSpec<S extends CommonSettings> {
+  /** Settings key -> environment variable name (`{ token: 'REFUNDHUB_ZIINA_TOKEN', baseUrl: ... }`); `emulate` prints `export` lines from it. */
+  env: Readonly<Record<string, string>>;
   /** Reads REFUNDHUB_<PROVIDER>_* variables into raw settings (only the ones that are set). */
   fromEnv(env: Record<string, string | undefined>): RawSettings;
   /** True when the raw settings hold everything needed to call the provider. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import * as addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderId } from '../../src/domain/refund.js';
 
@@ -13,7 +13,8 @@ import type { ProviderId } from '../../src/domain/refund.js';
  * copied by hand.
  */
 
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+// ajv-formats is CommonJS; under NodeNext its callable export sits on `default`.
+const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }).default;
 const SPEC_FILES: Record<ProviderId, string> = {
   ziina: 'ziina.yaml',
   tazapay: 'tazapay.yaml',
@@ -21,6 +22,22 @@ const SPEC_FILES: Record<ProviderId, string> = {
   stan: 'stan.yaml',
   onekey: 'onekey.json',
 };
+
+/**
+ * OpenAPI 3.0 `nullable: true` without a `type` (beside allOf/$ref, as NestJS emits it: Ziina's
+ * RefundDto.error) is refused by Ajv's `nullable` keyword; express it as plain JSON Schema.
+ */
+function nullableToJsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(nullableToJsonSchema);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = nullableToJsonSchema(v);
+  if (out.nullable === true && out.type === undefined) {
+    const { nullable: _nullable, description, ...rest } = out;
+    return { ...(description !== undefined ? { description } : {}), anyOf: [rest, { type: 'null' }] };
+  }
+  return out;
+}
 
 const cache = new Map<string, ValidateFunction>();
 const docs = new Map<ProviderId, { doc: Record<string, any>; ajv: Ajv }>();
@@ -30,8 +47,9 @@ function load(provider: ProviderId): { doc: Record<string, any>; ajv: Ajv } {
   if (!entry) {
     const file = fileURLToPath(new URL(`../../specs/${SPEC_FILES[provider]}`, import.meta.url));
     const text = readFileSync(file, 'utf8');
-    const doc = (file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Record<string, any>;
-    const is31 = String(doc.openapi).startsWith('3.1');
+    const parsed = (file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as Record<string, any>;
+    const is31 = String(parsed.openapi).startsWith('3.1');
+    const doc = (is31 ? parsed : nullableToJsonSchema(parsed)) as Record<string, any>;
     const ajv = (is31 ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true })) as Ajv;
     addFormats(ajv);
     // OpenAPI's own formats, which JSON Schema does not define.
@@ -79,6 +97,19 @@ export function validateResponse(provider: ProviderId, path: string, status: num
     const { ajv } = load(provider);
     const ref = `spec:${provider}#${pointer.split('/').map((p) => encodeURIComponent(p)).join('/')}`;
     validate = ajv.compile({ $ref: ref });
+    cache.set(key, validate);
+  }
+  const valid = validate(body) as boolean;
+  return { valid, documented: true, errors: (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? ''}`) };
+}
+
+/** Validates a value against any schema of the spec by JSON pointer (e.g. `/components/schemas/ErrorDto`). */
+export function validateSchema(provider: ProviderId, pointer: string, body: unknown): ValidationResult {
+  const key = `${provider}#${pointer}`;
+  let validate = cache.get(key);
+  if (!validate) {
+    const { ajv } = load(provider);
+    validate = ajv.compile({ $ref: `spec:${provider}#${pointer.split('/').map((p) => encodeURIComponent(p)).join('/')}` });
     cache.set(key, validate);
   }
   const valid = validate(body) as boolean;

@@ -1,0 +1,110 @@
+import type { LoadedConfig, ProviderTrackingOptions } from '../config/index.js';
+import type { ProviderId, RefundStatus } from '../domain/refund.js';
+import { isFinalStatus } from '../domain/refund.js';
+import { RefundHubError } from '../errors.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Delays between checks after tracking starts; the last one repeats. */
+export const DEFAULT_SCHEDULE_MS: readonly number[] = [1 * MINUTE, 5 * MINUTE, 15 * MINUTE, 1 * HOUR, 6 * HOUR, 24 * HOUR];
+/** Late checks of a final refund, after it became final, to catch reversals. */
+export const DEFAULT_LATE_CHECKS_MS: readonly number[] = [1 * DAY, 7 * DAY];
+/** Not final this long after tracking started: stuck (still checked on the schedule's last delay). */
+export const DEFAULT_STUCK_AFTER_MS = 30 * DAY;
+export const DEFAULT_JITTER = 0.1;
+
+const UNITS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: DAY };
+
+/** Parses "90s", "5m", "1h", "2d", "250ms" into milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(String(value));
+  if (!m) throw new RefundHubError('not_configured', `"${String(value).slice(0, 32)}" is not a duration (e.g. 90s, 5m, 1h, 2d)`);
+  const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
+  if (ms <= 0) throw new RefundHubError('not_configured', `duration "${value}" must be positive`);
+  return ms;
+}
+
+/** What the scheduler needs to know about a refund (after the check that just happened). */
+export interface ScheduleState {
+  provider: ProviderId;
+  status: RefundStatus;
+  /** Epoch ms tracking started. */
+  trackedAt: number;
+  /** Checks made so far, including the one that just happened (1 after the tracking fetch). */
+  checkCount: number;
+  /** Epoch ms it became final, or null. */
+  finalAt: number | null;
+}
+
+/** Decides when each refund is checked next. */
+export interface Scheduler {
+  /** Epoch ms of the next check, or null when none is needed (final and late checks done). */
+  nextCheckAt(state: ScheduleState, now: number): number | null;
+  /** True when the refund has been tracked too long without reaching a final status. */
+  isStuck(state: ScheduleState, now: number): boolean;
+  /** The delays (ms) used for a provider, without jitter. */
+  delays(provider: ProviderId): readonly number[];
+}
+
+export interface SchedulerOptions {
+  /** Per-provider schedules (`LoadedConfig.providers`). */
+  config?: Pick<LoadedConfig, 'providers'>;
+  providers?: Partial<Record<ProviderId, ProviderTrackingOptions>>;
+  defaultSchedule?: readonly number[];
+  lateChecksMs?: readonly number[];
+  stuckAfterMs?: number;
+  /** Relative jitter, 0.1 = +-10%. 0 disables it. */
+  jitter?: number;
+  /** Uniform in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+export function createScheduler(options: SchedulerOptions = {}): Scheduler {
+  const defaults = options.defaultSchedule ?? DEFAULT_SCHEDULE_MS;
+  const late = options.lateChecksMs ?? DEFAULT_LATE_CHECKS_MS;
+  const stuckAfter = options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+  const jitter = options.jitter ?? DEFAULT_JITTER;
+  const random = options.random ?? Math.random;
+  const perProvider = { ...(options.config?.providers ?? {}), ...(options.providers ?? {}) };
+  const parsed = new Map<ProviderId, readonly number[]>();
+  // Validate every configured schedule now, so a typo fails at start rather than at the first check.
+  for (const [provider, opts] of Object.entries(perProvider) as Array<[ProviderId, ProviderTrackingOptions | undefined]>) {
+    if (!opts?.schedule) continue;
+    if (!Array.isArray(opts.schedule) || opts.schedule.length === 0) {
+      throw new RefundHubError('not_configured', `providers.${provider}.schedule must be a non-empty list of durations`);
+    }
+    parsed.set(provider, opts.schedule.map(parseDuration));
+  }
+
+  const delays = (provider: ProviderId): readonly number[] => parsed.get(provider) ?? defaults;
+  const jittered = (ms: number): number => Math.round(ms * (1 + jitter * (2 * random() - 1)));
+
+  return {
+    delays,
+    isStuck(state, now) {
+      return !isFinalStatus(state.status) && now - state.trackedAt >= stuckAfter;
+    },
+    nextCheckAt(state, now) {
+      if (isFinalStatus(state.status)) {
+        const finalAt = state.finalAt ?? now;
+        const elapsed = now - finalAt;
+        // Pick the first late check not yet passed. Stages are told apart by the midpoint between
+        // consecutive targets, so a jittered (early) check never schedules the same stage again.
+        for (let i = 0; i < late.length; i++) {
+          const target = late[i]!;
+          const prev = i === 0 ? 0 : late[i - 1]!;
+          if (elapsed < (prev + target) / 2) {
+            return Math.max(now + 1, finalAt + jittered(target - prev) + prev);
+          }
+        }
+        return null;
+      }
+      const d = delays(state.provider);
+      const idx = Math.min(Math.max(state.checkCount - 1, 0), d.length - 1);
+      return now + jittered(d[idx]!);
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { parseIsoToUtc } from '../../domain/dates.js';
+import { moneyFromMinor } from '../../domain/money.js';
+import type { Refund, RefundFailure } from '../../domain/refund.js';
+import type { Logger } from '../../logger.js';
+import type { Gr4vySettings } from './config.js';
+import { mapGr4vyStatus } from './status.js';
+import type { Gr4vyRefundWire } from './wire.js';
+
+export interface Gr4vyNormalizeContext {
+  account: string;
+  settings: Gr4vySettings;
+  logger: Logger;
+}
+
+/** Gr4vy's `error_code` (standardized) and `raw_response_description` (the payment service's words). */
+function failureOf(wire: Gr4vyRefundWire): RefundFailure | null {
+  const code = wire.error_code ?? null;
+  const message = wire.raw_response_description ?? null;
+  return code !== null || message !== null ? { code, message } : null;
+}
+
+/** The one Gr4vy Refund -> unified Refund conversion. */
+export function normalizeGr4vyRefund(wire: Gr4vyRefundWire, ctx: Gr4vyNormalizeContext): Refund {
+  return {
+    provider: 'gr4vy',
+    account: ctx.account,
+    id: wire.id,
+    paymentId: wire.transaction_id,
+    status: mapGr4vyStatus(wire.status, ctx.logger),
+    providerStatus: wire.status,
+    // Gr4vy amounts are integers in the currency's ISO minor unit (spec: "smallest currency unit").
+    ...moneyFromMinor(wire.amount, wire.currency),
+    reason: wire.reason ?? null,
+    // Gr4vy timestamps carry an offset (`+00:00` in the spec's examples); normalize to UTC `Z`.
+    createdAt: parseIsoToUtc(wire.created_at),
+    updatedAt: parseIsoToUtc(wire.updated_at),
+    failure: failureOf(wire),
+    raw: wire,
+  };
+}

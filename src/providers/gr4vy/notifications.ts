@@ -1,0 +1,62 @@
+import { RefundHubError } from '../../errors.js';
+import { hexSignatureMatches, hmacSha256, withinTolerance } from '../../signing/hmac.js';
+import type { NotificationSpec } from '../types.js';
+import type { Gr4vySettings } from './config.js';
+
+/**
+ * Gr4vy webhooks (docs.gr4vy.com/guides/features/webhooks/signatures): hex HMAC-SHA256 of
+ * `timestamp + "." + rawBody` in `X-Gr4vy-Webhook-Signatures`, a comma-separated list with one
+ * entry per active secret (so secrets can rotate): any match is accepted. Unlike the SDK's
+ * `verifyWebhook` (tolerance 0 = no check, non-constant-time compare) we always check freshness.
+ */
+
+const DEFAULT_TOLERANCE_S = 300;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function badSignature(message: string): RefundHubError {
+  return new RefundHubError('invalid_signature', `gr4vy: ${message}`, { provider: 'gr4vy', retryable: false });
+}
+
+function badInput(message: string): RefundHubError {
+  return new RefundHubError('invalid_input', `gr4vy: ${message}`, { provider: 'gr4vy', retryable: false });
+}
+
+export const gr4vyNotifications: NotificationSpec<Gr4vySettings> = {
+  signed: true,
+
+  parse({ rawBody, headers, settings, now, toleranceSeconds }) {
+    const secret = settings.webhookSecret;
+    if (!secret) throw badSignature('webhook secret is not configured (REFUNDHUB_GR4VY_WEBHOOK_SECRET); unsigned notifications are not accepted');
+    const timestamp = headers['x-gr4vy-webhook-timestamp']?.trim();
+    const signatures = headers['x-gr4vy-webhook-signatures'];
+    if (!timestamp || !signatures) throw badSignature('missing X-Gr4vy-Webhook-Timestamp or X-Gr4vy-Webhook-Signatures header');
+    if (!/^\d{1,12}$/.test(timestamp)) throw badSignature('X-Gr4vy-Webhook-Timestamp is not a unix timestamp');
+    if (!withinTolerance(Number(timestamp), now, toleranceSeconds ?? DEFAULT_TOLERANCE_S)) throw badSignature('X-Gr4vy-Webhook-Timestamp is outside the accepted tolerance');
+
+    const expected = hmacSha256(secret, timestamp, '.', rawBody);
+    let matched = false;
+    // Check every listed signature (no early exit) so timing does not reveal which one matched.
+    for (const candidate of signatures.split(',')) matched = hexSignatureMatches(expected, candidate.trim()) || matched;
+    if (!matched) throw badSignature('signature does not match');
+
+    let event: unknown;
+    try {
+      event = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw badInput('notification body is not JSON');
+    }
+    if (!event || typeof event !== 'object' || Array.isArray(event)) throw badInput('notification body is not an event object');
+    const { type, id, name, target } = event as Record<string, unknown>;
+    if (type !== 'event' || typeof name !== 'string' || !name.startsWith('refund.')) throw badInput('notification is not a refund event');
+    const refundId = target && typeof target === 'object' ? (target as Record<string, unknown>).id : undefined;
+    if (typeof refundId !== 'string' || !UUID_RE.test(refundId)) throw badInput('refund event has no refund id in target.id');
+
+    const webhookId = headers['x-gr4vy-webhook-id']?.trim();
+    return {
+      refundId: refundId.toLowerCase(),
+      // X-Gr4vy-Webhook-ID is stable across retries (docs.gr4vy.com/guides/features/webhooks/technical-considerations).
+      eventId: webhookId || (typeof id === 'string' && id !== '' ? id : null),
+      eventType: name,
+    };
+  },
+};

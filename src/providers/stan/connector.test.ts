@@ -1,0 +1,218 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../../test/support/emulator.js';
+import { pollUntil } from '../../../test/support/wait.js';
+import { createRefundClient, type RefundClient } from '../../client.js';
+import { RefundHubError } from '../../errors.js';
+import { silentLogger } from '../../logger.js';
+import type { RawSettings } from '../types.js';
+import { classifyStanError } from './connector.js';
+
+let em: RunningEmulator;
+const clients: RefundClient[] = [];
+
+beforeAll(async () => {
+  em = await startEmulator();
+});
+afterAll(async () => {
+  await em.close();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  em.emulator.reset();
+});
+
+function client(overrides: RawSettings = {}, transport: Record<string, number> = {}): RefundClient {
+  const c = createRefundClient({ config: em.config({ stan: overrides }), logger: silentLogger, transport: { baseDelayMs: 1, ...transport } });
+  clients.push(c);
+  return c;
+}
+
+async function rejection(p: Promise<unknown>): Promise<RefundHubError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(RefundHubError);
+    return e as RefundHubError;
+  }
+  throw new Error('expected a rejection');
+}
+
+const STATUSES = [
+  ['payment_holding', 'pending'],
+  ['payment_pending', 'pending'],
+  ['payment_success', 'succeeded'],
+  ['payment_failure', 'failed'],
+  ['payment_cancelled', 'canceled'],
+] as const;
+
+describe('StanConnector against the emulator', () => {
+  for (const [native, unified] of STATUSES) {
+    it(`reads a ${native} refund as ${unified}`, async () => {
+      const stored = em.emulator.createRefund('stan', { status: native, amount: 2490, reason: 'duplicate', created_at: '2024-02-29T23:59:59Z' });
+      const r = await client().getRefund('stan', String(stored.refund_id));
+      expect(r).toEqual({
+        provider: 'stan',
+        account: 'default',
+        id: stored.refund_id,
+        paymentId: stored.payment_id,
+        status: unified,
+        providerStatus: native,
+        amount: 2490,
+        currency: 'EUR',
+        amountDecimal: '24.90',
+        reason: 'duplicate',
+        createdAt: '2024-02-29T23:59:59.000Z',
+        updatedAt: null,
+        failure: null,
+        raw: stored,
+      });
+    });
+  }
+
+  it('uses the account currency and accepts an uppercase id', async () => {
+    const stored = em.emulator.createRefund('stan', { amount: 2490 });
+    const r = await client({ currency: 'JPY' }).getRefund('stan', String(stored.refund_id).toUpperCase());
+    expect(r).toMatchObject({ id: stored.refund_id, amount: 2490, currency: 'JPY', amountDecimal: '2490' });
+  });
+
+  it('follows a lifecycle to its final status', async () => {
+    const stored = em.emulator.createRefund('stan', { status: 'payment_holding' }, [
+      { status: 'payment_pending', afterMs: 20 },
+      { status: 'payment_success', afterMs: 60 },
+    ]);
+    const c = client();
+    const r = await pollUntil(async () => {
+      const got = await c.getRefund('stan', String(stored.refund_id));
+      return got.status === 'succeeded' ? got : undefined;
+    }, { timeoutMs: 5000, what: 'stan refund to succeed' });
+    expect(r.providerStatus).toBe('payment_success');
+  });
+
+  it('maps 404 to not_found', async () => {
+    const e = await rejection(client().getRefund('stan', '00000000-0000-4000-8000-000000000404'));
+    expect(e.code).toBe('not_found');
+    expect(e.httpStatus).toBe(404);
+    expect(em.emulator.requests('stan')).toHaveLength(1);
+  });
+
+  it('maps rejected credentials to authentication_failed without leaking them', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    for (const overrides of [{ clientSecret: 'wrong-secret-123' }, { clientId: 'wrong-client-456' }]) {
+      const e = await rejection(client(overrides).getRefund('stan', String(stored.refund_id)));
+      expect(e.code).toBe('authentication_failed');
+      expect(e.httpStatus).toBe(401);
+      expect(e.message).not.toMatch(/wrong-|demo-stan-secret/);
+    }
+    // 401 is not retried: one request per attempt above.
+    expect(em.emulator.requests('stan')).toHaveLength(2);
+  });
+
+  it('retries 5xx and then succeeds', async () => {
+    const stored = em.emulator.createRefund('stan', { status: 'payment_success' });
+    em.emulator.injectFault('stan', { kind: 'error', count: 2, status: 503 });
+    const r = await client().getRefund('stan', String(stored.refund_id));
+    expect(r.status).toBe('succeeded');
+    expect(em.emulator.requests('stan')).toHaveLength(3);
+  });
+
+  it('gives up after 3 attempts of 5xx with provider_error', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    em.emulator.injectFault('stan', { kind: 'error', count: 3, status: 500 });
+    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    expect(e.code).toBe('provider_error');
+    expect(e.httpStatus).toBe(500);
+    expect(e.retryable).toBe(true);
+    expect(em.emulator.requests('stan')).toHaveLength(3);
+  });
+
+  it('honours Retry-After on 429', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    em.emulator.injectFault('stan', { kind: 'rate_limit', count: 1, retryAfterS: 1 });
+    const started = performance.now();
+    const r = await client().getRefund('stan', String(stored.refund_id));
+    const elapsed = performance.now() - started;
+    expect(r.id).toBe(stored.refund_id);
+    // baseDelayMs is 1, so only Retry-After can explain a pause of about a second.
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(em.emulator.requests('stan')).toHaveLength(2);
+  });
+
+  it('surfaces persistent 429 as rate_limited with the wait', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    em.emulator.injectFault('stan', { kind: 'rate_limit', count: 1, retryAfterS: 120 });
+    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    expect(e.code).toBe('rate_limited');
+    expect(e.retryAfterMs).toBe(120_000);
+  });
+
+  it('retries a connection reset', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    em.emulator.injectFault('stan', { kind: 'reset', count: 1 });
+    const r = await client().getRefund('stan', String(stored.refund_id));
+    expect(r.id).toBe(stored.refund_id);
+    expect(em.emulator.requests('stan')).toHaveLength(2);
+  });
+
+  it('maps malformed JSON to invalid_response', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    em.emulator.injectFault('stan', { kind: 'malformed', count: 1 });
+    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    expect(e.code).toBe('invalid_response');
+  });
+
+  it('maps a response that breaks the schema to invalid_response', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    // Stored directly as Stan might (wrongly) send it: a float amount.
+    em.emulator.getRefund('stan', String(stored.refund_id))!.amount = 10.5;
+    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    expect(e.code).toBe('invalid_response');
+    expect(e.message).toContain('amount');
+  });
+
+  it('turns latency beyond the timeout into provider_error', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    em.emulator.injectFault('stan', { kind: 'latency', count: 3, delayMs: 1000 });
+    const started = performance.now();
+    const e = await rejection(client({}, { timeoutMs: 200 }).getRefund('stan', String(stored.refund_id)));
+    expect(e.code).toBe('provider_error');
+    expect(e.message).toMatch(/timed out/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('validates ids before any request', async () => {
+    const c = client();
+    for (const bad of ['not-a-uuid', '', '../../v1/refunds', '3fa85f64-5717-4562-b3fc-2c963f66afa', '3fa85f64571745629b3fc2c963f66afa6', '3fa85f64-5717-4562-b3fc-2c963f66afa6/x']) {
+      const e = await rejection(c.getRefund('stan', bad));
+      expect(e.code).toBe('invalid_input');
+    }
+    expect(em.emulator.requests('stan')).toHaveLength(0);
+  });
+
+  it('sends HTTP Basic auth to the seed path, masked in the request log', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    await client().getRefund('stan', String(stored.refund_id));
+    const [req] = em.emulator.requests('stan');
+    expect(req!.method).toBe('GET');
+    expect(req!.path).toBe(`/stan/v1/refunds/${stored.refund_id}`);
+    expect(req!.headers.authorization).toBe('Basic ****');
+    expect(JSON.stringify(req)).not.toContain(Buffer.from('demo-stan-client:demo-stan-secret').toString('base64'));
+  });
+
+  it('keeps a base URL path prefix', async () => {
+    const stored = em.emulator.createRefund('stan', {});
+    // The emulator mounts Stan under /stan: a base URL without it must miss, proving the prefix is used.
+    const e = await rejection(client({ baseUrl: em.url }).getRefund('stan', String(stored.refund_id)));
+    expect(e.code).toBe('not_found');
+    const r = await client({ baseUrl: `${em.url}/stan/` }).getRefund('stan', String(stored.refund_id));
+    expect(r.id).toBe(stored.refund_id);
+  });
+});
+
+describe('classifyStanError', () => {
+  it('reads Stan\'s documented 400 (bad data format) as the caller\'s invalid input, and leaves the rest to the transport', () => {
+    const e = classifyStanError({ status: 400, headers: {}, body: '' }, undefined);
+    expect(e?.code).toBe('invalid_input');
+    expect(e?.httpStatus).toBe(400);
+    for (const status of [401, 404, 429, 500]) expect(classifyStanError({ status, headers: {}, body: '' }, undefined)).toBeUndefined();
+  });
+});

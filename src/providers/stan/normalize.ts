@@ -1,0 +1,40 @@
+import { parseIsoToUtc } from '../../domain/dates.js';
+import { moneyFromMinor } from '../../domain/money.js';
+import type { Refund } from '../../domain/refund.js';
+import type { Logger } from '../../logger.js';
+import type { StanSettings } from './config.js';
+import { mapStanStatus } from './status.js';
+import type { StanRefundWire } from './wire.js';
+
+export interface StanNormalizeContext {
+  /** The configured account name. */
+  account: string;
+  settings: Pick<StanSettings, 'currency'>;
+  logger: Logger;
+}
+
+/** Turns Stan's refund object into the normalized Refund. The one place Stan's field names meet the domain. */
+export function normalizeStanRefund(wire: StanRefundWire, ctx: StanNormalizeContext): Refund {
+  const createdAt = wire.created_at == null ? null : parseIsoToUtc(wire.created_at);
+  if (wire.created_at != null && createdAt === null) {
+    ctx.logger.warn({ provider: 'stan', refundId: wire.refund_id }, 'stan refund created_at is not an ISO 8601 date-time; createdAt left null');
+  }
+  return {
+    provider: 'stan',
+    account: ctx.account,
+    id: wire.refund_id,
+    paymentId: wire.payment_id ?? null,
+    status: mapStanStatus(wire.status, ctx.logger),
+    providerStatus: wire.status,
+    // Stan's refund object has no currency field: amounts are cents of the account's currency
+    // (docs.stan-app.fr/api-reference/refund/get-all; euro cents presumed, configurable).
+    ...moneyFromMinor(wire.amount, ctx.settings.currency),
+    reason: wire.reason ?? null,
+    createdAt,
+    // Stan exposes no update time on refunds.
+    updatedAt: null,
+    // Stan reports `payment_failure` without any reason or code.
+    failure: null,
+    raw: wire,
+  };
+}

@@ -1,0 +1,200 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../../test/support/emulator.js';
+import { pollUntil } from '../../../test/support/wait.js';
+import { createRefundClient, type RefundClient } from '../../client.js';
+import { RefundHubError } from '../../errors.js';
+import { silentLogger } from '../../logger.js';
+import type { TransportOptions } from '../../transport/http.js';
+
+let em: RunningEmulator;
+const clients: RefundClient[] = [];
+
+function client(transport: TransportOptions = {}, overrides: Record<string, unknown> = {}): RefundClient {
+  const c = createRefundClient({ config: em.config({ ziina: overrides }), logger: silentLogger, transport: { baseDelayMs: 1, ...transport } });
+  clients.push(c);
+  return c;
+}
+
+async function failure(p: Promise<unknown>): Promise<RefundHubError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(RefundHubError);
+    return e as RefundHubError;
+  }
+  throw new Error('expected a RefundHubError');
+}
+
+beforeAll(async () => {
+  em = await startEmulator();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  em.emulator.reset();
+});
+afterAll(async () => {
+  await em.close();
+});
+
+describe('ziina connector against the emulator', () => {
+  it('fetches a pending refund and normalizes it', async () => {
+    const created = em.emulator.createRefund('ziina', { amount: 1050, currency_code: 'AED', payment_intent_id: 'pi-42', created_at: '1700000000123' });
+    const r = await client().getRefund('ziina', String(created.id));
+    expect(r).toEqual({
+      provider: 'ziina',
+      account: 'default',
+      id: created.id,
+      paymentId: 'pi-42',
+      status: 'pending',
+      providerStatus: 'pending',
+      amount: 1050,
+      currency: 'AED',
+      amountDecimal: '10.50',
+      reason: null,
+      createdAt: '2023-11-14T22:13:20.123Z',
+      updatedAt: null,
+      failure: null,
+      raw: created,
+    });
+  });
+
+  it('maps completed and failed (with its error) from the live emulator', async () => {
+    const c = client();
+    const done = em.emulator.createRefund('ziina', { status: 'completed', amount: 829 });
+    const failed = em.emulator.createRefund('ziina', { status: 'failed', error: { message: 'Insufficient merchant balance', code: '400' } });
+    expect(await c.getRefund('ziina', String(done.id))).toMatchObject({ status: 'succeeded', providerStatus: 'completed', amountDecimal: '8.29', failure: null });
+    expect(await c.getRefund('ziina', String(failed.id))).toMatchObject({ status: 'failed', failure: { code: '400', message: 'Insufficient merchant balance' } });
+  });
+
+  it('follows a lifecycle to its final status', async () => {
+    const r = em.emulator.createRefund('ziina', {}, [{ status: 'failed', afterMs: 30 }]);
+    const c = client();
+    expect((await c.getRefund('ziina', String(r.id))).status).toBe('pending');
+    const final = await pollUntil(async () => {
+      const x = await c.getRefund('ziina', String(r.id));
+      return x.status === 'failed' ? x : undefined;
+    }, { timeoutMs: 5000, what: 'ziina refund to fail' });
+    expect(final.failure).toEqual({ code: '422', message: 'Refund was declined by the card issuer' });
+  });
+
+  it('keeps an unknown status as unknown', async () => {
+    const r = em.emulator.createRefund('ziina', { status: 'on_hold' });
+    expect(await client().getRefund('ziina', String(r.id))).toMatchObject({ status: 'unknown', providerStatus: 'on_hold' });
+  });
+
+  it('URL-encodes ids and finds them', async () => {
+    const r = em.emulator.createRefund('ziina', { id: 'rf:2024~a.b' });
+    expect((await client().getRefund('ziina', 'rf:2024~a.b')).id).toBe('rf:2024~a.b');
+    expect(em.emulator.requests('ziina')[0]!.path).toBe('/ziina/api/refund/rf%3A2024~a.b');
+    expect(r.id).toBe('rf:2024~a.b');
+  });
+
+  it('404 -> not_found, not retried', async () => {
+    const e = await failure(client().getRefund('ziina', '00000000-0000-4000-8000-000000000000'));
+    expect(e.code).toBe('not_found');
+    expect(e.httpStatus).toBe(404);
+    expect(em.emulator.requests('ziina')).toHaveLength(1);
+  });
+
+  it('wrong token -> authentication_failed, not retried, secret not in the message', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    const e = await failure(client({}, { token: 'wrong-token-value' }).getRefund('ziina', String(r.id)));
+    expect(e.code).toBe('authentication_failed');
+    expect(e.httpStatus).toBe(401);
+    expect(e.message).not.toContain('wrong-token-value');
+    expect(em.emulator.requests('ziina')).toHaveLength(1);
+  });
+
+  it('sends a Bearer header, masked in the request log', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    await client().getRefund('ziina', String(r.id));
+    const [req] = em.emulator.requests('ziina');
+    expect(req!.method).toBe('GET');
+    expect(req!.path).toBe(`/ziina/api/refund/${r.id}`);
+    expect(req!.headers.authorization).toBe('Bearer ****');
+    expect(JSON.stringify(req)).not.toContain('demo-ziina-token');
+  });
+
+  it('retries 5xx and then succeeds', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    em.emulator.injectFault('ziina', { kind: 'error', status: 503, count: 2 });
+    expect((await client().getRefund('ziina', String(r.id))).id).toBe(r.id);
+    expect(em.emulator.requests('ziina')).toHaveLength(3);
+  });
+
+  it('5xx on every attempt -> provider_error', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    em.emulator.injectFault('ziina', { kind: 'error', status: 500, count: 3 });
+    const e = await failure(client().getRefund('ziina', String(r.id)));
+    expect(e.code).toBe('provider_error');
+    expect(e.httpStatus).toBe(500);
+    expect(em.emulator.requests('ziina')).toHaveLength(3);
+  });
+
+  it('honours Retry-After on 429, then succeeds', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 1, retryAfterS: 1 });
+    const started = Date.now();
+    expect((await client().getRefund('ziina', String(r.id))).id).toBe(r.id);
+    // baseDelayMs is 1 ms, so only Retry-After can explain a wait of about a second.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(em.emulator.requests('ziina')).toHaveLength(2);
+  });
+
+  it('429 with a Retry-After beyond the transport limit -> rate_limited with retryAfterMs', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 1, retryAfterS: 60 });
+    const e = await failure(client().getRefund('ziina', String(r.id)));
+    expect(e.code).toBe('rate_limited');
+    expect(e.retryAfterMs).toBe(60_000);
+    expect(em.emulator.requests('ziina')).toHaveLength(1);
+  });
+
+  it('retries a connection reset', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    em.emulator.injectFault('ziina', { kind: 'reset', count: 1 });
+    expect((await client().getRefund('ziina', String(r.id))).id).toBe(r.id);
+    expect(em.emulator.requests('ziina')).toHaveLength(2);
+  });
+
+  it('malformed JSON -> invalid_response', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    em.emulator.injectFault('ziina', { kind: 'malformed', count: 1 });
+    expect((await failure(client().getRefund('ziina', String(r.id)))).code).toBe('invalid_response');
+  });
+
+  it('a body that breaks the documented schema -> invalid_response naming the field', async () => {
+    const r = em.emulator.createRefund('ziina', { amount: '10.50' });
+    const e = await failure(client().getRefund('ziina', String(r.id)));
+    expect(e.code).toBe('invalid_response');
+    expect(e.message).toContain('amount');
+  });
+
+  it('latency beyond the timeout -> provider_error after every attempt', async () => {
+    const r = em.emulator.createRefund('ziina', {});
+    em.emulator.injectFault('ziina', { kind: 'latency', count: 3, delayMs: 1500 });
+    const e = await failure(client({ timeoutMs: 200 }).getRefund('ziina', String(r.id)));
+    expect(e.code).toBe('provider_error');
+    expect(e.message).toMatch(/timed out/);
+    expect(em.emulator.requests('ziina')).toHaveLength(3);
+  });
+
+  it('rejects malformed ids before any request', async () => {
+    const c = client();
+    for (const bad of ['', '  ', '../admin', 'a/b', 'has space', '..', 'x'.repeat(300)]) {
+      expect((await failure(c.getRefund('ziina', bad))).code).toBe('invalid_input');
+    }
+    expect(em.emulator.requests('ziina')).toHaveLength(0);
+  });
+
+  it('missing token -> not_configured naming the variable, no request', async () => {
+    const config = em.config();
+    config.accounts.get('ziina')!.set('default', { baseUrl: em.settings.ziina.baseUrl });
+    const c = createRefundClient({ config, logger: silentLogger });
+    clients.push(c);
+    const e = await failure(c.getRefund('ziina', 'abc'));
+    expect(e.code).toBe('not_configured');
+    expect(e.message).toContain('REFUNDHUB_ZIINA_TOKEN');
+    expect(em.emulator.requests('ziina')).toHaveLength(0);
+  });
+});

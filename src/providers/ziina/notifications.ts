@@ -1,0 +1,51 @@
+import { RefundHubError } from '../../errors.js';
+import { hexSignatureMatches, hmacSha256 } from '../../signing/hmac.js';
+import { requireOpaqueId } from '../shared.js';
+import type { NotificationInput, NotificationSpec, ParsedNotification } from '../types.js';
+import type { ZiinaSettings } from './config.js';
+import { ZIINA_ENV } from './config.js';
+import { ZIINA_REFUND_EVENT, ziinaNotificationSchema } from './wire.js';
+
+/** The header carrying hex HMAC-SHA256(secret, raw body) (docs.ziina.com/api-reference/webhook). */
+export const ZIINA_SIGNATURE_HEADER = 'x-hmac-signature';
+
+function signatureError(message: string): RefundHubError {
+  return new RefundHubError('invalid_signature', `ziina: ${message}`, { provider: 'ziina', retryable: false });
+}
+
+function inputError(message: string): RefundHubError {
+  return new RefundHubError('invalid_input', `ziina: ${message}`, { provider: 'ziina', retryable: false });
+}
+
+/**
+ * Verifies a Ziina webhook over the raw bytes and extracts the refund id. Ziina signs without a
+ * timestamp or event id, so replays cannot be detected from the signature: the event id is
+ * `<refund id>:<status>`, which makes a redelivery of the same change a duplicate.
+ */
+export const ziinaNotifications: NotificationSpec<ZiinaSettings> = {
+  signed: true,
+  parse({ rawBody, headers, settings }: NotificationInput<ZiinaSettings>): ParsedNotification {
+    const secret = settings.webhookSecret;
+    if (!secret) throw signatureError(`webhook secret is not configured (set ${ZIINA_ENV.webhookSecret}); unsigned notifications are not accepted`);
+    const received = headers[ZIINA_SIGNATURE_HEADER];
+    if (received === undefined || received.trim() === '') throw signatureError('missing X-Hmac-Signature header');
+    if (!hexSignatureMatches(hmacSha256(secret, rawBody), received)) throw signatureError('X-Hmac-Signature does not match the body');
+
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw inputError('notification body is not valid JSON');
+    }
+    const parsed = ziinaNotificationSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw inputError(`notification is not a Ziina event with a data object (${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'})`);
+    }
+    const { event, data } = parsed.data;
+    // payment_intent.status.updated is a real Ziina event, but its data is a payment intent.
+    if (event !== ZIINA_REFUND_EVENT) throw inputError(`event "${event.slice(0, 64)}" is not a refund event (expected ${ZIINA_REFUND_EVENT})`);
+    const refundId = requireOpaqueId('ziina', data.id);
+    return { refundId, eventId: `${refundId}:${data.status}`, eventType: event };
+  },
+};

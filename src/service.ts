@@ -1,0 +1,248 @@
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import type { RefundClient } from './client.js';
+import { createRefundClient } from './client.js';
+import type { LoadedConfig } from './config/index.js';
+import { DEFAULT_ACCOUNT, loadConfig } from './config/index.js';
+import type { TrackedRefund } from './domain/events.js';
+import type { ProviderId, RefundStatus } from './domain/refund.js';
+import { PROVIDER_IDS } from './domain/refund.js';
+import { RefundHubError } from './errors.js';
+import { receiveNotification, type IngestDeps } from './ingest/receive.js';
+import type { Logger } from './logger.js';
+import { createLogger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
+import { createDeliverer, type Deliverer, type DelivererOptions } from './notify/deliverer.js';
+import { countPendingDeliveries } from './notify/outbox.js';
+import { createPoller } from './poller/poller.js';
+import { createScheduler, type SchedulerOptions } from './poller/schedule.js';
+import type { Db, Store } from './store/index.js';
+import { createStore, DEFAULT_DATABASE_URL } from './store/index.js';
+import { countByStatus, countDue, getHistory, getTracked, listTracked, type RefundKey } from './store/refunds.js';
+import { KeyedLock } from './sync/lock.js';
+import { syncRefund, type SyncDeps, type SyncResult } from './sync/sync-refund.js';
+import type { Transport, TransportOptions } from './transport/http.js';
+import { createTransport } from './transport/http.js';
+
+/**
+ * The composition root of the tracking service: store, client, locks, scheduler, the spine's
+ * dependencies, poller, deliverer, notification intake and metrics, wired once. `serve`, `demo`,
+ * the CLI commands and the end-to-end tests all build a RefundHub through here.
+ */
+
+export interface CreateRefundHubOptions {
+  /** `sqlite:PATH` or `postgres://...`; default REFUNDHUB_DATABASE_URL, then `sqlite:./refundhub.db`. */
+  databaseUrl?: string;
+  config?: LoadedConfig;
+  /** Config file path when `config` is not given. */
+  configFile?: string;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  logger?: Logger;
+  transport?: Transport | TransportOptions;
+  metrics?: Metrics;
+  /** Poller tuning; `concurrency` is the default per-provider limit (config may set it per provider). */
+  poller?: { intervalMs?: number; batchSize?: number; concurrency?: number; leaseMs?: number };
+  /** Deliverer tuning (tests shorten the lease and the retry schedule). */
+  deliverer?: Omit<Partial<DelivererOptions>, 'store' | 'clock' | 'logger' | 'metrics'>;
+  /** Scheduler options (tests turn jitter off). */
+  scheduler?: Omit<SchedulerOptions, 'config'>;
+}
+
+export type Poller = ReturnType<typeof createPoller>;
+export type { Deliverer };
+
+export interface TrackOptions {
+  account?: string;
+  currency?: string | null;
+}
+
+export interface RefundRef {
+  account?: string;
+}
+
+export type ListFilter = Parameters<typeof listTracked>[1];
+export type ListResult = Awaited<ReturnType<typeof listTracked>>;
+export type HistoryEntry = Awaited<ReturnType<typeof getHistory>>[number];
+
+export interface NotificationInput {
+  provider: string;
+  account?: string;
+  rawBody: Buffer;
+  headers: Record<string, string | undefined>;
+}
+
+export interface RefundHub {
+  readonly store: Store;
+  readonly db: Db;
+  readonly client: RefundClient;
+  readonly config: LoadedConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly syncDeps: SyncDeps;
+  readonly ingestDeps: IngestDeps;
+  readonly poller: Poller;
+  readonly deliverer: Deliverer;
+  /** Starts the poller and deliverer loops. */
+  start(): void;
+  /** Stops the loops, waits for background work, closes the store and the transport. */
+  stop(): Promise<void>;
+  /** Waits for background work started by notifications. */
+  drain(): Promise<void>;
+  /** Starts tracking (fetching at once); an already tracked refund is returned as it is. */
+  track(provider: string, id: string, options?: TrackOptions): Promise<{ refund: TrackedRefund; created: boolean }>;
+  /** The stored refund; throws not_found when it is not tracked. */
+  get(provider: string, id: string, options?: RefundRef): Promise<TrackedRefund>;
+  /** Fetches from the provider through the spine (source `manual` unless given). */
+  refresh(provider: string, id: string, options?: RefundRef & { source?: 'api' | 'manual' }): Promise<SyncResult>;
+  list(filter?: ListFilter): Promise<ListResult>;
+  history(provider: string, id: string, options?: RefundRef): Promise<HistoryEntry[]>;
+  /** Handles an inbound provider notification (raw body). */
+  ingest(input: NotificationInput): Promise<{ status: number; body: unknown }>;
+  /** Sets the scrape-time gauges (queue depth, status counts). */
+  collectGauges(): Promise<void>;
+}
+
+const ACCOUNT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export async function createRefundHub(options: CreateRefundHubOptions = {}): Promise<RefundHub> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: env.REFUNDHUB_LOG_LEVEL ?? 'info' });
+  const metrics = options.metrics ?? createMetrics();
+  const config = options.config ?? loadConfig({ env, file: options.configFile });
+  const ownsTransport = !(options.transport && typeof (options.transport as Transport).send === 'function');
+  const transport: Transport = ownsTransport
+    ? createTransport({
+        clock,
+        ...((options.transport as TransportOptions | undefined) ?? {}),
+        onAttempt: (a) => metrics.providerLatency.observe({ provider: a.provider, status: a.status === null ? 'network' : String(a.status) }, a.durationMs / 1000),
+      })
+    : (options.transport as Transport);
+  const store = await createStore(options.databaseUrl ?? env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL);
+  const client = createRefundClient({ config, transport, logger, clock });
+
+  const syncDeps: SyncDeps = {
+    store,
+    client,
+    clock,
+    logger,
+    metrics,
+    schedule: createScheduler({ ...options.scheduler, config }),
+    locks: new KeyedLock(),
+  };
+
+  const pending = new Set<Promise<unknown>>();
+  const background = (p: Promise<unknown>): void => {
+    const tracked = p.catch((e) => logger.warn({ err: (e as Error)?.message }, 'background work failed'));
+    pending.add(tracked);
+    void tracked.finally(() => pending.delete(tracked));
+  };
+  const drain = async (): Promise<void> => {
+    while (pending.size) await Promise.allSettled([...pending]);
+  };
+  const ingestDeps: IngestDeps = { ...syncDeps, config, background };
+
+  const concurrency: Partial<Record<ProviderId, number>> = {};
+  for (const p of PROVIDER_IDS) {
+    const c = config.providers[p]?.concurrency ?? options.poller?.concurrency;
+    if (c !== undefined) concurrency[p] = c;
+  }
+  const poller = createPoller({
+    syncDeps,
+    concurrency,
+    batchSize: options.poller?.batchSize,
+    intervalMs: options.poller?.intervalMs,
+    clock,
+  });
+  const deliverer = createDeliverer({ ...options.deliverer, store, clock, logger, metrics });
+
+  function key(provider: string, id: string, account: string | undefined): RefundKey {
+    const v = client.validate(provider, id);
+    const acc = account ?? DEFAULT_ACCOUNT;
+    if (typeof acc !== 'string' || !ACCOUNT_RE.test(acc)) throw new RefundHubError('invalid_input', 'account must be 1-64 letters, digits, "_", "." or "-"', { provider: v.provider });
+    return { provider: v.provider, account: acc, id: v.id };
+  }
+
+  let started = false;
+  let stopped = false;
+
+  const hub: RefundHub = {
+    store,
+    db: store.db,
+    client,
+    config,
+    clock,
+    logger,
+    metrics,
+    syncDeps,
+    ingestDeps,
+    poller,
+    deliverer,
+    start() {
+      if (started) return;
+      started = true;
+      poller.start();
+      deliverer.start();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await Promise.allSettled([poller.stop(), deliverer.stop()]);
+      await drain();
+      await client.close();
+      if (ownsTransport) await transport.close();
+      await store.close();
+    },
+    drain,
+    async track(provider, id, opts = {}) {
+      const k = key(provider, id, opts.account);
+      let currency: string | null = null;
+      if (opts.currency != null) {
+        if (typeof opts.currency !== 'string' || !/^[A-Za-z]{3}$/.test(opts.currency)) throw new RefundHubError('invalid_input', 'currency must be a 3-letter ISO 4217 code', { provider: k.provider });
+        currency = opts.currency.toUpperCase();
+      }
+      const existing = await getTracked(store.db, k);
+      if (existing) return { refund: existing, created: false };
+      const r = await syncRefund(syncDeps, { ...k, source: 'api', currency });
+      return { refund: r.refund, created: r.created };
+    },
+    async get(provider, id, opts = {}) {
+      const k = key(provider, id, opts.account);
+      const r = await getTracked(store.db, k);
+      if (!r) throw new RefundHubError('not_found', `${k.provider} refund ${k.id} is not tracked${k.account !== DEFAULT_ACCOUNT ? ` (account ${k.account})` : ''}`, { provider: k.provider });
+      return r;
+    },
+    async refresh(provider, id, opts = {}) {
+      const k = key(provider, id, opts.account);
+      return syncRefund(syncDeps, { ...k, source: opts.source ?? 'manual' });
+    },
+    async list(filter = {} as ListFilter) {
+      return listTracked(store.db, filter);
+    },
+    async history(provider, id, opts = {}) {
+      const k = key(provider, id, opts.account);
+      const tracked = await getTracked(store.db, k);
+      if (!tracked) throw new RefundHubError('not_found', `${k.provider} refund ${k.id} is not tracked`, { provider: k.provider });
+      return getHistory(store.db, k);
+    },
+    ingest(input) {
+      return receiveNotification(ingestDeps, input);
+    },
+    async collectGauges() {
+      const now = clock.now();
+      const [due, byStatus, pendingDeliveries] = await Promise.all([
+        countDue(store.db, now),
+        countByStatus(store.db),
+        countPendingDeliveries(store.db),
+      ]);
+      metrics.queueDepth.set({ queue: 'due_refunds' }, Number(due));
+      metrics.queueDepth.set({ queue: 'pending_deliveries' }, Number(pendingDeliveries));
+      metrics.refundsByStatus.reset();
+      for (const [status, n] of Object.entries(byStatus as Record<RefundStatus, number>)) metrics.refundsByStatus.set({ status }, Number(n));
+    },
+  };
+  return hub;
+}

@@ -1,0 +1,280 @@
+import type { Selectable } from 'kysely';
+import type { TrackedRefund } from '../domain/events.js';
+import type { ProviderId, RefundStatus } from '../domain/refund.js';
+import { REFUND_STATUSES } from '../domain/refund.js';
+import { RefundHubError } from '../errors.js';
+import type { Db, Tx } from './index.js';
+import type { RefundHistoryTable, RefundsTable } from './schema.js';
+
+/**
+ * The refunds repository: current state, history, the poller's due queue. Every function takes a
+ * `Db` or a `Tx` so the spine can group writes in one transaction. Portable Kysely only (SQLite
+ * and PostgreSQL).
+ */
+
+export type RefundRow = Selectable<RefundsTable>;
+export type HistoryRow = Selectable<RefundHistoryTable>;
+
+/** Identifies one tracked refund. */
+export interface RefundKey {
+  provider: ProviderId;
+  account: string;
+  id: string;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A stored row as the API and events show it. */
+export function toTrackedRefund(row: RefundRow): TrackedRefund {
+  return {
+    provider: row.provider as ProviderId,
+    account: row.account,
+    id: row.refund_id,
+    paymentId: row.payment_id,
+    status: row.status as RefundStatus,
+    providerStatus: row.provider_status,
+    amount: row.amount === null ? null : Number(row.amount),
+    currency: row.currency,
+    amountDecimal: row.amount_decimal,
+    reason: row.reason,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    failure: row.failure_code === null && row.failure_message === null ? null : { code: row.failure_code, message: row.failure_message },
+    raw: parseJson(row.raw),
+    tracking: {
+      trackedAt: iso(Number(row.tracked_at))!,
+      lastCheckedAt: iso(row.last_checked_at === null ? null : Number(row.last_checked_at)),
+      nextCheckAt: iso(row.next_check_at === null ? null : Number(row.next_check_at)),
+      checkCount: Number(row.check_count),
+      stuck: Number(row.stuck) === 1,
+      finalAt: iso(row.final_at === null ? null : Number(row.final_at)),
+      lastError: row.last_error_code === null ? null : { code: row.last_error_code, message: row.last_error_message ?? '' },
+    },
+  };
+}
+
+/** The raw row, or undefined when the refund is not tracked. */
+export async function getRefundRow(db: Db | Tx, key: RefundKey): Promise<RefundRow | undefined> {
+  return db
+    .selectFrom('refunds')
+    .selectAll()
+    .where('provider', '=', key.provider)
+    .where('account', '=', key.account)
+    .where('refund_id', '=', key.id)
+    .executeTakeFirst();
+}
+
+/** The tracked refund, or null when it is not tracked. */
+export async function getTracked(db: Db | Tx, key: RefundKey): Promise<TrackedRefund | null> {
+  const row = await getRefundRow(db, key);
+  return row ? toTrackedRefund(row) : null;
+}
+
+export interface ListFilter {
+  provider?: ProviderId;
+  account?: string;
+  status?: RefundStatus;
+  stuck?: boolean;
+  /** Inclusive bounds on the refund's `createdAt` (ISO 8601). */
+  createdFrom?: string;
+  createdTo?: string;
+  /** Page size, 1..500 (default 50). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+}
+
+export interface ListPage {
+  data: TrackedRefund[];
+  nextCursor: string | null;
+}
+
+type Cursor = [number, string, string, string];
+
+function encodeCursor(row: RefundRow): string {
+  const c: Cursor = [Number(row.tracked_at), row.provider, row.account, row.refund_id];
+  return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(c) && c.length === 4 && Number.isSafeInteger(c[0]) && c.slice(1).every((v) => typeof v === 'string')) return c as Cursor;
+  } catch {
+    // fall through
+  }
+  throw new RefundHubError('invalid_input', 'cursor is not a cursor this API returned');
+}
+
+function normalizeIsoBound(value: string, name: string): string {
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new RefundHubError('invalid_input', `${name} must be an ISO 8601 date or timestamp`);
+  return new Date(t).toISOString();
+}
+
+/** Tracked refunds, oldest tracked first, keyset-paginated (stable under concurrent inserts). */
+export async function listTracked(db: Db | Tx, filter: ListFilter = {}): Promise<ListPage> {
+  const limit = Math.min(Math.max(Math.trunc(filter.limit ?? 50), 1), 500);
+  if (filter.status !== undefined && !(REFUND_STATUSES as readonly string[]).includes(filter.status)) {
+    throw new RefundHubError('invalid_input', `status must be one of ${REFUND_STATUSES.join(', ')}`);
+  }
+  let q = db.selectFrom('refunds').selectAll();
+  if (filter.provider !== undefined) q = q.where('provider', '=', filter.provider);
+  if (filter.account !== undefined) q = q.where('account', '=', filter.account);
+  if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+  if (filter.stuck !== undefined) q = q.where('stuck', '=', filter.stuck ? 1 : 0);
+  // createdAt is stored as ISO 8601 UTC with milliseconds, so string order is time order.
+  if (filter.createdFrom !== undefined) q = q.where('created_at', '>=', normalizeIsoBound(filter.createdFrom, 'createdFrom'));
+  if (filter.createdTo !== undefined) q = q.where('created_at', '<=', normalizeIsoBound(filter.createdTo, 'createdTo'));
+  if (filter.cursor) {
+    const [t, p, a, id] = decodeCursor(filter.cursor);
+    q = q.where((eb) =>
+      eb.or([
+        eb('tracked_at', '>', t),
+        eb.and([
+          eb('tracked_at', '=', t),
+          eb.or([
+            eb('provider', '>', p),
+            eb.and([eb('provider', '=', p), eb.or([eb('account', '>', a), eb.and([eb('account', '=', a), eb('refund_id', '>', id)])])]),
+          ]),
+        ]),
+      ]),
+    );
+  }
+  const rows = await q.orderBy('tracked_at').orderBy('provider').orderBy('account').orderBy('refund_id').limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { data: page.map(toTrackedRefund), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
+/** One history entry as the API shows it. */
+export interface HistoryEntry {
+  id: number;
+  /** `tracked`, `change`, `reversal`, `anomaly` (stale read, not applied) or `stuck`. */
+  kind: string;
+  from: RefundStatus | null;
+  to: RefundStatus;
+  providerStatus: string;
+  source: string;
+  /** ISO 8601 UTC. */
+  observedAt: string;
+  raw: unknown;
+  note: string | null;
+}
+
+export function toHistoryEntry(row: HistoryRow): HistoryEntry {
+  return {
+    id: Number(row.id),
+    kind: row.kind,
+    from: row.from_status as RefundStatus | null,
+    to: row.to_status as RefundStatus,
+    providerStatus: row.provider_status,
+    source: row.source,
+    observedAt: new Date(Number(row.observed_at)).toISOString(),
+    raw: parseJson(row.raw),
+    note: row.note,
+  };
+}
+
+/** The refund's history, oldest first. */
+export async function getHistory(db: Db | Tx, key: RefundKey): Promise<HistoryEntry[]> {
+  const rows = await db
+    .selectFrom('refund_history')
+    .selectAll()
+    .where('provider', '=', key.provider)
+    .where('account', '=', key.account)
+    .where('refund_id', '=', key.id)
+    .orderBy('id')
+    .execute();
+  return rows.map(toHistoryEntry);
+}
+
+/** A refund the poller took: its key and the currency hint to pass back to the spine. */
+export interface ClaimedRefund extends RefundKey {
+  currencyHint: string | null;
+  /** When it was due (before the lease moved it). */
+  dueAt: number;
+}
+
+export interface ClaimOptions {
+  /** Providers not to take now (their calls are pushed back by a rate limit). */
+  excludeProviders?: readonly string[];
+}
+
+/**
+ * Takes up to `limit` due refunds, most overdue first, and moves their next check to
+ * `now + leaseMs` in the same statement, so no other worker takes them and a crash only delays
+ * them by the lease. Walks the next_check_at index: the cost does not grow with the table.
+ */
+export async function claimDue(db: Db | Tx, now: number, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedRefund[]> {
+  if (limit <= 0) return [];
+  const exclude = options.excludeProviders ?? [];
+  const due = await db
+    .selectFrom('refunds')
+    .select(['provider', 'account', 'refund_id', 'next_check_at'])
+    .where('next_check_at', '<=', now)
+    .$if(exclude.length > 0, (q) => q.where('provider', 'not in', exclude))
+    .orderBy('next_check_at')
+    .limit(limit)
+    .execute();
+  if (due.length === 0) return [];
+  const leaseUntil = now + leaseMs;
+  const claimed: ClaimedRefund[] = [];
+  // Conditional update per row: a row another worker leased in between no longer matches its
+  // old next_check_at, so it is skipped rather than taken twice. One short transaction.
+  const run = async (tx: Db | Tx) => {
+    for (const r of due) {
+      const res = await tx
+        .updateTable('refunds')
+        .set({ next_check_at: leaseUntil })
+        .where('provider', '=', r.provider)
+        .where('account', '=', r.account)
+        .where('refund_id', '=', r.refund_id)
+        .where('next_check_at', '=', r.next_check_at)
+        .returning(['currency_hint'])
+        .executeTakeFirst();
+      if (res) claimed.push({ provider: r.provider as ProviderId, account: r.account, id: r.refund_id, currencyHint: res.currency_hint, dueAt: Number(r.next_check_at) });
+    }
+  };
+  if (db.isTransaction) await run(db);
+  else await (db as Db).transaction().execute(run);
+  return claimed;
+}
+
+/** Moves one refund's next check (e.g. a claimed refund whose provider asked us to wait). */
+export async function rescheduleCheck(db: Db | Tx, key: RefundKey, at: number | null): Promise<void> {
+  await db
+    .updateTable('refunds')
+    .set({ next_check_at: at })
+    .where('provider', '=', key.provider)
+    .where('account', '=', key.account)
+    .where('refund_id', '=', key.id)
+    .execute();
+}
+
+/** How many refunds are due now (the poller's queue depth). */
+export async function countDue(db: Db | Tx, now: number): Promise<number> {
+  const r = await db.selectFrom('refunds').select((eb) => eb.fn.countAll<number | string | bigint>().as('n')).where('next_check_at', '<=', now).executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+/** Tracked refunds per unified status (every status present, zero when none). */
+export async function countByStatus(db: Db | Tx): Promise<Record<RefundStatus, number>> {
+  const rows = await db.selectFrom('refunds').select((eb) => ['status', eb.fn.countAll<number | string | bigint>().as('n')]).groupBy('status').execute();
+  const out = Object.fromEntries(REFUND_STATUSES.map((s) => [s, 0])) as Record<RefundStatus, number>;
+  for (const r of rows) if ((REFUND_STATUSES as readonly string[]).includes(r.status)) out[r.status as RefundStatus] = Number(r.n);
+  return out;
+}
+
+/** The lock and log key of a refund. */
+export function refundKeyString(key: RefundKey): string {
+  return `${key.provider}\u0000${key.account}\u0000${key.id}`;
+}

@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import type { RefundClient } from '../client.js';
+import type { Clock } from '../clock.js';
+import { DEFAULT_ACCOUNT } from '../config/index.js';
+import type { EventType, RefundEvent, TrackedRefund } from '../domain/events.js';
+import { moneyFromDecimal } from '../domain/money.js';
+import type { ProviderId, Refund, RefundStatus } from '../domain/refund.js';
+import { isFinalStatus } from '../domain/refund.js';
+import { decideTransition, type TransitionKind } from '../domain/transitions.js';
+import { RefundHubError, toRefundHubError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { enqueueDeliveries } from '../notify/outbox.js';
+import type { Scheduler } from '../poller/schedule.js';
+import type { Store, Tx } from '../store/index.js';
+import { getRefundRow, refundKeyString, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
+import type { RefundsTable } from '../store/schema.js';
+import type { KeyedLock } from './lock.js';
+
+/** Everything the spine needs, passed in (the composition root builds it once). */
+export interface SyncDeps {
+  store: Store;
+  client: RefundClient;
+  clock: Clock;
+  logger: Logger;
+  metrics?: Metrics;
+  schedule: Scheduler;
+  locks: KeyedLock;
+}
+
+/** Who asked for the sync; recorded on every history row. */
+export type SyncSource = 'poll' | 'notification' | 'api' | 'manual';
+
+export interface SyncRequest {
+  provider: ProviderId;
+  /** Account name; `default` when empty. */
+  account: string;
+  id: string;
+  source: SyncSource;
+  /** Currency for providers whose refunds carry none (OneKey); kept for later syncs. */
+  currency?: string | null;
+}
+
+export interface SyncResult {
+  refund: TrackedRefund;
+  /** True when this sync started tracking the refund. */
+  created: boolean;
+  /** True when the refund's status changed (first observation, change or reversal). */
+  changed: boolean;
+  kind: TransitionKind;
+  /** Events emitted by this sync, in sequence order. */
+  events: RefundEvent[];
+}
+
+export const newEventId = (): string => `evt_${randomBytes(12).toString('base64url')}`;
+
+/**
+ * Providers without a currency (OneKey) return only a major-unit decimal; with the currency the
+ * merchant gave when tracking, we can fill in the ISO minor-unit amount.
+ */
+export function applyCurrencyHint(refund: Refund, hint: string | null | undefined): Refund {
+  if (!hint || refund.currency !== null) return refund;
+  if (refund.amountDecimal === null) return { ...refund, currency: hint.toUpperCase() };
+  try {
+    const money = moneyFromDecimal(refund.amountDecimal, hint);
+    if (money.currency === null) return refund;
+    return { ...refund, ...money };
+  } catch {
+    // The decimal does not fit the hinted currency's exponent: a wrong hint; keep what the provider said.
+    return refund;
+  }
+}
+
+function refundColumns(r: Refund): Pick<
+  RefundsTable,
+  'status' | 'provider_status' | 'payment_id' | 'amount' | 'currency' | 'amount_decimal' | 'reason' | 'created_at' | 'updated_at' | 'failure_code' | 'failure_message' | 'raw'
+> {
+  return {
+    status: r.status,
+    provider_status: r.providerStatus,
+    payment_id: r.paymentId,
+    amount: r.amount,
+    currency: r.currency,
+    amount_decimal: r.amountDecimal,
+    reason: r.reason,
+    created_at: r.createdAt,
+    updated_at: r.updatedAt,
+    failure_code: r.failure?.code ?? null,
+    failure_message: r.failure?.message ?? null,
+    raw: JSON.stringify(r.raw ?? null),
+  };
+}
+
+const whereKey = (key: RefundKey) => ({ provider: key.provider, account: key.account, refund_id: key.id });
+
+async function updateRow(tx: Tx, key: RefundKey, values: Partial<RefundsTable>): Promise<void> {
+  const k = whereKey(key);
+  await tx.updateTable('refunds').set(values).where('provider', '=', k.provider).where('account', '=', k.account).where('refund_id', '=', k.refund_id).execute();
+}
+
+/**
+ * The spine: fetch through the connector, normalize, apply the transition rules, and write the new
+ * state, the history row and the outgoing event(s) with their deliveries in ONE transaction. The
+ * CLI, the API, the poller and notifications all end here. Syncs of the same refund are serialized
+ * by `deps.locks`.
+ */
+export async function syncRefund(deps: SyncDeps, req: SyncRequest): Promise<SyncResult> {
+  const { provider, id } = deps.client.validate(req.provider, req.id);
+  const key: RefundKey = { provider, account: req.account || DEFAULT_ACCOUNT, id };
+  return deps.locks.run(refundKeyString(key), () => syncLocked(deps, key, req));
+}
+
+async function syncLocked(deps: SyncDeps, key: RefundKey, req: SyncRequest): Promise<SyncResult> {
+  const { store, client, clock, metrics, schedule } = deps;
+  const log = deps.logger.child({ syncId: randomBytes(6).toString('hex'), provider: key.provider, account: key.account, refundId: key.id, source: req.source });
+  const before = await getRefundRow(store.db, key);
+  const hint = req.currency?.trim() ? req.currency.trim().toUpperCase() : (before?.currency_hint ?? null);
+
+  let fetched: Refund;
+  try {
+    fetched = applyCurrencyHint(await client.getRefund(key.provider, key.id, { account: key.account }), hint);
+  } catch (e) {
+    const err = toRefundHubError(e, key.provider);
+    metrics?.syncs.inc({ provider: key.provider, outcome: `error:${err.code}` });
+    if (before) await recordError(deps, key, err);
+    log.warn({ code: err.code, retryAfterMs: err.retryAfterMs, tracked: !!before }, `sync failed: ${err.message}`);
+    throw err;
+  }
+
+  const now = clock.now();
+  const result = await store.db.transaction().execute(async (tx) => {
+    // Re-read inside the transaction: another process may have synced while we were fetching.
+    const row = await getRefundRow(tx, key);
+    return applyObservation(deps, tx, key, req, row, fetched, hint, now);
+  });
+  const outcome = result.kind === 'anomaly' ? 'anomaly' : result.changed ? 'changed' : 'unchanged';
+  metrics?.syncs.inc({ provider: key.provider, outcome });
+  if (result.kind === 'anomaly') {
+    log.warn({ stored: result.refund.status, observed: fetched.status, providerStatus: fetched.providerStatus }, 'stale read: a final refund read back as not final; kept the final status');
+  } else if (result.kind === 'reversal') {
+    log.warn({ to: fetched.status }, 'final refund changed to another final status (reversal)');
+  } else if (fetched.status === 'unknown' && result.changed) {
+    log.error({ providerStatus: fetched.providerStatus }, 'refund has a status we do not know');
+  } else {
+    log.debug({ kind: result.kind, status: result.refund.status }, 'synced');
+  }
+  return result;
+}
+
+async function applyObservation(
+  deps: SyncDeps,
+  tx: Tx,
+  key: RefundKey,
+  req: SyncRequest,
+  row: RefundRow | undefined,
+  fetched: Refund,
+  hint: string | null,
+  now: number,
+): Promise<SyncResult> {
+  const prev = (row?.status ?? null) as RefundStatus | null;
+  const decision = decideTransition(prev, fetched.status);
+  const trackedAt = row ? Number(row.tracked_at) : now;
+  const checkCount = (row ? Number(row.check_count) : 0) + 1;
+  const wasFinalAt = row?.final_at === null || row?.final_at === undefined ? null : Number(row.final_at);
+  const status: RefundStatus = decision.apply ? fetched.status : prev!;
+  // A reversal restarts the late checks; reaching final from not final starts them.
+  const finalAt = isFinalStatus(status) ? (decision.apply && (decision.kind === 'reversal' || wasFinalAt === null) ? now : wasFinalAt) : null;
+  const wasStuck = row ? Number(row.stuck) === 1 : false;
+  const scheduleState = { provider: key.provider, status, trackedAt, checkCount, finalAt };
+  const stuck = !isFinalStatus(status) && (wasStuck || deps.schedule.isStuck(scheduleState, now));
+  const becameStuck = stuck && !wasStuck;
+  const nextCheckAt = deps.schedule.nextCheckAt(scheduleState, now);
+  let sequence = row ? Number(row.sequence) : 0;
+
+  const tracking: Partial<RefundsTable> = {
+    currency_hint: hint,
+    last_checked_at: now,
+    next_check_at: nextCheckAt,
+    check_count: checkCount,
+    final_at: finalAt,
+    stuck: stuck ? 1 : 0,
+    error_count: 0,
+    last_error_code: null,
+    last_error_message: null,
+  };
+  // An anomaly keeps the stored (final) refund as it was; anything else takes the fresh read.
+  const data = decision.kind === 'anomaly' ? {} : refundColumns(fetched);
+
+  const eventTypes: EventType[] = [];
+  if (decision.eventType) eventTypes.push(decision.eventType);
+  if (becameStuck) eventTypes.push('refund.stuck');
+  const nextSequence = sequence + eventTypes.length;
+
+  if (!row) {
+    await tx
+      .insertInto('refunds')
+      .values({ ...whereKey(key), ...refundColumns(fetched), ...tracking, tracked_at: now, sequence: nextSequence } as RefundsTable)
+      .execute();
+  } else {
+    await updateRow(tx, key, { ...data, ...tracking, sequence: nextSequence });
+  }
+
+  const history = (kind: string, from: RefundStatus | null, to: RefundStatus, note: string | null) =>
+    tx
+      .insertInto('refund_history')
+      .values({
+        ...whereKey(key),
+        kind,
+        from_status: from,
+        to_status: to,
+        provider_status: fetched.providerStatus,
+        source: req.source,
+        observed_at: now,
+        raw: JSON.stringify(fetched.raw ?? null),
+        note,
+      })
+      .execute();
+
+  if (decision.kind === 'tracked') await history('tracked', null, fetched.status, null);
+  else if (decision.kind === 'change') await history('change', prev, fetched.status, null);
+  else if (decision.kind === 'reversal') await history('reversal', prev, fetched.status, `final status ${prev} turned into ${fetched.status}`);
+  else if (decision.kind === 'anomaly') await history('anomaly', prev, fetched.status, `stale read: kept final status ${prev}`);
+  else if (row && row.provider_status !== fetched.providerStatus) {
+    // Same unified status, new provider word (e.g. two provider statuses that both mean pending): audit only, no event.
+    await history('change', prev, fetched.status, `provider status ${row.provider_status} -> ${fetched.providerStatus}`);
+  }
+  if (becameStuck) await history('stuck', status, status, 'not final 30 days after tracking started');
+
+  const after = await getRefundRow(tx, key);
+  if (!after) throw new RefundHubError('provider_error', 'refund row vanished during sync');
+  const refund = toTrackedRefund(after);
+  const events: RefundEvent[] = [];
+  for (const type of eventTypes) {
+    sequence += 1;
+    const event: RefundEvent = {
+      id: newEventId(),
+      type,
+      created: Math.floor(now / 1000),
+      sequence,
+      data: { refund, previousStatus: type === 'refund.stuck' ? status : prev },
+    };
+    await tx
+      .insertInto('events')
+      .values({ id: event.id, type, ...whereKey(key), sequence, created: event.created, payload: JSON.stringify(event) })
+      .execute();
+    await enqueueDeliveries(tx, event, now);
+    events.push(event);
+  }
+
+  return { refund, created: !row, changed: decision.kind === 'tracked' || decision.kind === 'change' || decision.kind === 'reversal', kind: decision.kind, events };
+}
+
+/**
+ * Records a failed fetch on a tracked refund: the error, and when to try again (per schedule, or
+ * after the provider's Retry-After for a rate limit). A refund never tracked stores nothing.
+ */
+async function recordError(deps: SyncDeps, key: RefundKey, err: RefundHubError): Promise<void> {
+  const now = deps.clock.now();
+  await deps.store.db.transaction().execute(async (tx) => {
+    const row = await getRefundRow(tx, key);
+    if (!row) return;
+    const checkCount = Number(row.check_count) + 1;
+    const status = row.status as RefundStatus;
+    const finalAt = row.final_at === null ? null : Number(row.final_at);
+    let next = deps.schedule.nextCheckAt({ provider: key.provider, status, trackedAt: Number(row.tracked_at), checkCount, finalAt }, now);
+    if (err.code === 'rate_limited' && err.retryAfterMs !== undefined) next = now + Math.max(err.retryAfterMs, 1000);
+    // A final refund whose late checks are over keeps no schedule, even when the last one failed.
+    await updateRow(tx, key, {
+      check_count: checkCount,
+      next_check_at: next,
+      error_count: Number(row.error_count) + 1,
+      last_error_code: err.code,
+      last_error_message: err.message.slice(0, 500),
+    });
+  });
+}
