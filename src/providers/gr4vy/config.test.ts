@@ -88,7 +88,7 @@ describe('gr4vy config', () => {
 
   it('rejects keys that are not ECDSA P-521', () => {
     const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     for (const key of [p256, rsa]) {
       const msg = notConfigured(() => resolveEnv({ REFUNDHUB_GR4VY_INSTANCE_ID: 'acme', REFUNDHUB_GR4VY_PRIVATE_KEY: key }));
       expect(msg).toContain('P-521');

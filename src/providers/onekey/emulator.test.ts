@@ -157,6 +157,26 @@ describe('onekey emulator responses match specs/onekey.json', () => {
   });
 });
 
+describe('onekey signing recipe (known answers computed with openssl)', () => {
+  it('formats X-Date as yyyy-MM-ddTHH:mm:ssZ in UTC without millis', () => {
+    expect(formatXDate(Date.UTC(2020, 5, 21, 12, 33, 20, 789))).toBe('2020-06-21T12:33:20Z');
+  });
+
+  it('signs X-Date + X-Login + body as lowercase hex HMAC-SHA256', () => {
+    // printf '%s' '2020-06-21T12:33:20Zdemo-onekey-login' | openssl dgst -sha256 -hmac demo-onekey-secret
+    const get = '06cbc04a8aaea67d2a473d4c253ff2a93fa189e65d68396b5fbc8331f5383e3e';
+    const post = 'ebc943436c21421b929cd5938d1082cd09d0dbda0ade4077a4dac3b92e08ed0d';
+    expect(onekeySignature('demo-onekey-secret', '2020-06-21T12:33:20Z', 'demo-onekey-login')).toBe(get);
+    expect(onekeySignature('demo-onekey-secret', '2020-06-21T12:33:20Z', 'demo-onekey-login', '{"deposit_id":1}')).toBe(post);
+    expect(onekeyAuthHeaders({ ...creds, authPrefix: 'OKP' }, Date.UTC(2020, 5, 21, 12, 33, 20))).toEqual({
+      'X-Date': '2020-06-21T12:33:20Z',
+      'X-Login': 'demo-onekey-login',
+      Authorization: `OKP ${get}`,
+      'Content-Type': 'application/json',
+    });
+  });
+});
+
 describe('onekey control API', () => {
   it('POST /_emulator/onekey/refunds fills omitted fields and returns 201 with the full native object', async () => {
     const res = await request(`${em.url}/_emulator/onekey/refunds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refund: { amount: 100.5 } }) });

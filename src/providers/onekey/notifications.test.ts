@@ -43,7 +43,11 @@ describe('onekey notifications', () => {
     expect(parse(' \n{ "refund_id" : 42 }\n').refundId).toBe('42');
   });
 
-  it('reject anything that is not exactly {"refund_id": <positive integer>}', () => {
+  it('tolerates extra fields beside refund_id', () => {
+    expect(parse('{"refund_id": 7, "status": "COMPLETED"}').refundId).toBe('7');
+  });
+
+  it('reject anything without a positive integer refund_id', () => {
     for (const body of [
       '',
       'refund_id=1',
@@ -53,7 +57,6 @@ describe('onekey notifications', () => {
       '[{"refund_id": 1}]',
       '{}',
       '{"id": 1}',
-      '{"refund_id": 1, "status": "COMPLETED"}',
       '{"refund_id": 0}',
       '{"refund_id": -5}',
       '{"refund_id": 1.5}',

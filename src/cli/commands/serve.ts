@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { RefundHubError } from '../../errors.js';
+import { createLogger } from '../../logger.js';
+import { buildApp, listen } from '../../server/app.js';
+import { createRefundHub, type CreateRefundHubOptions, type RefundHub } from '../../service.js';
+import { guard, printLine } from '../output.js';
+
+export interface RunningServer {
+  hub: RefundHub;
+  app: FastifyInstance;
+  url: string;
+  /** Stops accepting requests, then stops the loops and closes the store. */
+  close(): Promise<void>;
+}
+
+export function parsePort(value: string, flag = '--port'): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isInteger(port) || port < 0 || port > 65535) throw new RefundHubError('invalid_input', `${flag} must be 0-65535, got "${value}"`);
+  return port;
+}
+
+/** Builds the hub and the API, listens, and starts the poller and the deliverer. */
+export async function startServer(options: { port: number; host: string; hub?: RefundHub; hubOptions?: CreateRefundHubOptions }): Promise<RunningServer> {
+  const logger = createLogger({ level: process.env.REFUNDHUB_LOG_LEVEL ?? 'info' });
+  const hub = options.hub ?? (await createRefundHub({ logger, ...options.hubOptions }));
+  const app = buildApp(hub);
+  let url: string;
+  try {
+    url = await listen(app, options.port, options.host);
+  } catch (e) {
+    await app.close().catch(() => {});
+    await hub.stop();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RefundHubError('invalid_input', `cannot listen on ${options.host}:${options.port}: ${code ?? (e as Error).message}`);
+  }
+  hub.start();
+  let closing: Promise<void> | undefined;
+  return {
+    hub,
+    app,
+    url,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await hub.stop();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the HTTP API, the poller and the webhook deliverer in one process (database: $REFUNDHUB_DATABASE_URL)')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .action(async (opts: { port: string; host: string }) => {
+      await guard(async () => {
+        const port = parsePort(opts.port);
+        const server = await startServer({ port, host: opts.host, hubOptions: { configFile: program.opts().config } });
+        printLine(`RefundHub listening on ${server.url} (database ${server.hub.store.description})`);
+        printLine(`API reference: ${server.url}/docs`);
+        await waitForSignal();
+        await server.close();
+      });
+    });
+}

@@ -1,0 +1,396 @@
+import { randomBytes } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { EVENT_TYPES } from '../domain/events.js';
+import { PROVIDER_IDS, REFUND_STATUSES, type ProviderId, type RefundStatus } from '../domain/refund.js';
+import { RefundHubError } from '../errors.js';
+import { REDACT_PATHS } from '../logger.js';
+import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliverEvent } from '../notify/endpoints.js';
+import type { ListFilter, RefundHub } from '../service.js';
+import { ApiKeyVerifier, hasScope, type ApiScope } from './auth.js';
+import { renderDocsPage } from './docs-page.js';
+import { ApiError, errorBody, sendError } from './errors.js';
+import {
+  ACCOUNT_PARAM,
+  errorResponses,
+  PROVIDER_PARAM,
+  REFUND_ID_PARAM,
+  SCOPES_DESCRIPTION,
+  SHARED_SCHEMAS,
+} from './schemas.js';
+
+/**
+ * The HTTP API: every route has a JSON schema (validation, serialization and `/openapi.json`),
+ * Bearer API keys with scopes, `{error:{code,message}}` errors with the right 4xx, and the
+ * unauthenticated provider notification routes that take the raw body.
+ */
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface BuildAppOptions {
+  /** A pino logger; default a JSON logger on stderr at REFUNDHUB_LOG_LEVEL (or `info`), secrets redacted. */
+  logger?: FastifyBaseLogger;
+  /** Log level for the default logger (`silent` in tests). */
+  logLevel?: string;
+  /** Cache of verified API keys, default 5 s (revocation takes effect within it). */
+  apiKeyCacheMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route needs; routes without one are public. */
+    scope?: ApiScope;
+  }
+}
+
+const SECURITY = [{ bearerAuth: [] }];
+
+function headerRecord(req: FastifyRequest): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function parseBoolean(v: unknown, name: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === true || v === 'true' || v === '1') return true;
+  if (v === false || v === 'false' || v === '0') return false;
+  throw new RefundHubError('invalid_input', `${name} must be true or false`);
+}
+
+export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): FastifyInstance {
+  const logger =
+    options.logger ??
+    pino({
+      name: 'refundhub',
+      level: options.logLevel ?? process.env.REFUNDHUB_LOG_LEVEL ?? 'info',
+      redact: { paths: [...REDACT_PATHS, 'req.headers["x-hmac-signature"]', 'req.headers.signature', 'req.headers["x-gr4vy-webhook-signatures"]'], censor: '[redacted]' },
+      base: undefined,
+    }, pino.destination({ dest: 2, sync: false }));
+
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => `req_${randomBytes(8).toString('hex')}`,
+    requestIdLogLabel: 'requestId',
+    routerOptions: { maxParamLength: 512 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    return503OnClosing: true,
+  });
+
+  const verifier = new ApiKeyVerifier(hub.db, () => hub.clock.now(), options.apiKeyCacheMs ?? 5_000);
+
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'RefundHub API',
+        version: '0.1.0',
+        description: `Tracks refunds at Ziina, Tazapay, Gr4vy, Stan and OneKey until they are final, and signs a webhook for every change. ${SCOPES_DESCRIPTION}`,
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: `An API key (refundhub_...). ${SCOPES_DESCRIPTION}` } },
+      },
+      tags: [
+        { name: 'refunds', description: 'Tracked refunds and their history' },
+        { name: 'webhooks', description: 'Outgoing signed webhooks' },
+        { name: 'notifications', description: 'Inbound provider notifications (unauthenticated, signature checked)' },
+        { name: 'operations', description: 'Health, metrics and this document' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    transform: ({ schema, url }) => {
+      // Notification routes take raw bytes (no body schema, so nothing parses them); document the body anyway.
+      if (url.startsWith('/v1/notifications/')) {
+        return {
+          schema: { ...schema, body: { type: 'object', description: "The provider's native notification, verified against its raw bytes" } } as typeof schema,
+          url,
+        };
+      }
+      return { schema, url };
+    },
+  });
+
+  app.register(async (api) => {
+    api.addHook('onRequest', async (request, reply) => {
+      const scope = request.routeOptions.config.scope;
+      if (!scope) return;
+      const header = request.headers.authorization;
+      if (!header) throw new ApiError(401, 'unauthorized', 'missing API key: send Authorization: Bearer <key>');
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!m) throw new ApiError(401, 'unauthorized', 'Authorization must be "Bearer <key>"');
+      const key = await verifier.verify(m[1]!);
+      if (!key) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key');
+      if (!hasScope(key.scopes, scope)) throw new ApiError(403, 'forbidden', `this API key lacks the ${scope} scope`);
+      void reply;
+    });
+
+    // ---- operations ----
+    api.get('/healthz', {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness and database check',
+        response: { 200: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } }, 503: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } } },
+      },
+    }, async (_request, reply) => {
+      try {
+        await sql`select 1`.execute(hub.db);
+        return { status: 'ok', database: hub.store.dialect };
+      } catch {
+        return reply.code(503).send({ status: 'unavailable', database: hub.store.dialect });
+      }
+    });
+
+    api.get('/metrics', {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        description: 'Syncs by provider and outcome, provider latency, queue depth, deliveries, refunds by status (text exposition format).',
+        produces: ['text/plain'],
+        response: { 200: { type: 'string', description: 'Prometheus text format' } },
+      },
+    }, async (_request, reply) => {
+      await hub.collectGauges();
+      const text = await hub.metrics.registry.metrics();
+      return reply.type(hub.metrics.registry.contentType).send(text);
+    });
+
+    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    let docsHtml: string | undefined;
+    api.get('/docs', { schema: { hide: true } }, async (_request, reply) => {
+      docsHtml ??= renderDocsPage(app.swagger() as unknown as Record<string, any>);
+      return reply.type('text/html; charset=utf-8').send(docsHtml);
+    });
+
+    // ---- refunds ----
+    api.post<{ Body: { provider: string; id: string; account?: string; currency?: string } }>('/v1/refunds', {
+      config: { scope: 'refunds:write' },
+      schema: {
+        tags: ['refunds'],
+        summary: 'Start tracking a refund',
+        description: 'Fetches the refund from its provider at once and stores it. 201 when tracking starts, 200 with the stored refund when it is already tracked.',
+        security: SECURITY,
+        body: {
+          type: 'object',
+          required: ['provider', 'id'],
+          additionalProperties: false,
+          properties: {
+            provider: PROVIDER_PARAM,
+            id: REFUND_ID_PARAM,
+            account: ACCOUNT_PARAM,
+            currency: { type: 'string', pattern: '^[A-Za-z]{3}$', description: 'ISO 4217 code for providers that do not return one (OneKey)' },
+          },
+        },
+        response: { 200: { $ref: 'TrackedRefund#' }, 201: { $ref: 'TrackedRefund#' }, ...errorResponses(400, 401, 403, 404, 413, 415, 502, 503) },
+      },
+    }, async (request, reply) => {
+      const b = request.body;
+      const { refund, created } = await hub.track(b.provider, b.id, { account: b.account, currency: b.currency ?? null });
+      return reply.code(created ? 201 : 200).send(refund);
+    });
+
+    api.get<{ Querystring: Record<string, string | number | boolean | undefined> }>('/v1/refunds', {
+      config: { scope: 'refunds:read' },
+      schema: {
+        tags: ['refunds'],
+        summary: 'List tracked refunds',
+        description: 'Oldest tracked first, keyset-paginated: pass `nextCursor` back as `cursor`.',
+        security: SECURITY,
+        querystring: {
+          type: 'object',
+          properties: {
+            provider: { type: 'string', enum: [...PROVIDER_IDS] },
+            account: ACCOUNT_PARAM,
+            status: { type: 'string', enum: [...REFUND_STATUSES] },
+            stuck: { type: 'boolean' },
+            createdFrom: { type: 'string', format: 'date-time', description: "Refund's createdAt on or after" },
+            createdTo: { type: 'string', format: 'date-time', description: "Refund's createdAt on or before" },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            cursor: { type: 'string', maxLength: 1024 },
+          },
+        },
+        response: {
+          200: { type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: { $ref: 'TrackedRefund#' } }, nextCursor: { type: ['string', 'null'] } } },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    }, async (request) => {
+      const q = request.query;
+      const filter: ListFilter = { limit: Number(q.limit ?? 50) };
+      if (q.provider !== undefined) filter.provider = q.provider as ProviderId;
+      if (q.account !== undefined) filter.account = String(q.account);
+      if (q.status !== undefined) filter.status = q.status as RefundStatus;
+      const stuck = parseBoolean(q.stuck, 'stuck');
+      if (stuck !== undefined) filter.stuck = stuck;
+      if (q.createdFrom !== undefined) filter.createdFrom = String(q.createdFrom);
+      if (q.createdTo !== undefined) filter.createdTo = String(q.createdTo);
+      if (q.cursor !== undefined && q.cursor !== '') filter.cursor = String(q.cursor);
+      return hub.list(filter);
+    });
+
+    const refundParams = { type: 'object', required: ['provider', 'id'], properties: { provider: PROVIDER_PARAM, id: REFUND_ID_PARAM } } as const;
+
+    api.get<{ Params: { provider: string; id: string }; Querystring: { account?: string; refresh?: boolean } }>('/v1/refunds/:provider/:id', {
+      config: { scope: 'refunds:read' },
+      schema: {
+        tags: ['refunds'],
+        summary: 'Get a tracked refund',
+        description: 'Served from the store; `refresh=true` fetches from the provider first (through the same sync as the poller).',
+        security: SECURITY,
+        params: refundParams,
+        querystring: { type: 'object', properties: { account: ACCOUNT_PARAM, refresh: { type: 'boolean', default: false } } },
+        response: { 200: { $ref: 'TrackedRefund#' }, ...errorResponses(400, 401, 403, 404, 502, 503) },
+      },
+    }, async (request) => {
+      const { provider, id } = request.params;
+      const account = request.query.account;
+      if (request.query.refresh) {
+        // Only refunds we track are refreshed here; starting to track is POST /v1/refunds.
+        await hub.get(provider, id, { account });
+        return (await hub.refresh(provider, id, { account, source: 'api' })).refund;
+      }
+      return hub.get(provider, id, { account });
+    });
+
+    api.get<{ Params: { provider: string; id: string }; Querystring: { account?: string } }>('/v1/refunds/:provider/:id/events', {
+      config: { scope: 'refunds:read' },
+      schema: {
+        tags: ['refunds'],
+        summary: "A tracked refund's history",
+        description: 'Every observed status change (and anomaly, reversal, stuck mark), oldest first.',
+        security: SECURITY,
+        params: refundParams,
+        querystring: { type: 'object', properties: { account: ACCOUNT_PARAM } },
+        response: { 200: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { $ref: 'HistoryEntry#' } } } }, ...errorResponses(400, 401, 403, 404) },
+      },
+    }, async (request) => {
+      const { provider, id } = request.params;
+      return { data: await hub.history(provider, id, { account: request.query.account }) };
+    });
+
+    // ---- outgoing webhooks ----
+    const endpointIdParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' } } } as const;
+
+    api.post<{ Body: { url: string; events?: string[] } }>('/v1/webhook-endpoints', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Register a webhook endpoint',
+        description: 'The signing secret is returned only here. Events: omit or `["*"]` for all.',
+        security: SECURITY,
+        body: {
+          type: 'object',
+          required: ['url'],
+          additionalProperties: false,
+          properties: {
+            url: { type: 'string', minLength: 1, maxLength: 2048 },
+            events: { type: 'array', minItems: 1, maxItems: 32, items: { type: 'string', enum: [...EVENT_TYPES, '*'] } },
+          },
+        },
+        response: { 201: { $ref: 'CreatedWebhookEndpoint#' }, ...errorResponses(400, 401, 403, 413, 415) },
+      },
+    }, async (request, reply) => {
+      const created = await createEndpoint(hub.db, { url: request.body.url, events: request.body.events }, hub.clock.now());
+      return reply.code(201).send(created);
+    });
+
+    api.get('/v1/webhook-endpoints', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'List webhook endpoints (without secrets)',
+        security: SECURITY,
+        response: { 200: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { $ref: 'WebhookEndpoint#' } } } }, ...errorResponses(401, 403) },
+      },
+    }, async () => ({ data: await listEndpoints(hub.db) }));
+
+    api.delete<{ Params: { id: string } }>('/v1/webhook-endpoints/:id', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delete a webhook endpoint',
+        description: 'No further deliveries; its delivery log is kept.',
+        security: SECURITY,
+        params: endpointIdParams,
+        response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(400, 401, 403, 404) },
+      },
+    }, async (request, reply) => {
+      if (!(await deleteEndpoint(hub.db, request.params.id, hub.clock.now()))) throw new RefundHubError('not_found', `no webhook endpoint ${request.params.id}`);
+      return reply.code(204).send();
+    });
+
+    api.get<{ Params: { id: string }; Querystring: { limit?: number; cursor?: string } }>('/v1/webhook-endpoints/:id/deliveries', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: "An endpoint's deliveries, each event with its attempts",
+        description: 'Newest first, paginated with `nextCursor`.',
+        security: SECURITY,
+        params: endpointIdParams,
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 }, cursor: { type: 'string', maxLength: 1024 } } },
+        response: {
+          200: { type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: { $ref: 'Delivery#' } }, nextCursor: { type: ['string', 'null'] } } },
+          ...errorResponses(400, 401, 403, 404),
+        },
+      },
+    }, async (request) => listDeliveries(hub.db, request.params.id, { limit: request.query.limit ?? 20, cursor: request.query.cursor || null }));
+
+    api.post<{ Params: { id: string } }>('/v1/events/:id/redeliver', {
+      config: { scope: 'webhooks:write' },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send an event again',
+        description: 'Same event id and payload, to every active endpoint subscribed to it.',
+        security: SECURITY,
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^evt_[A-Za-z0-9_-]{1,128}$' } } },
+        response: { 202: { type: 'object', properties: { eventId: { type: 'string' }, deliveries: { type: 'integer' } } }, ...errorResponses(400, 401, 403, 404) },
+      },
+    }, async (request, reply) => reply.code(202).send(await redeliverEvent(hub.db, request.params.id, hub.clock.now())));
+
+    // ---- inbound provider notifications: raw bytes, no API key ----
+    api.register(async (raw) => {
+      raw.removeAllContentTypeParsers();
+      raw.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+      const notificationSchema = (withAccount: boolean) => ({
+        tags: ['notifications'],
+        summary: withAccount ? "A provider's notification for a named account" : "A provider's notification (account `default`)",
+        description: 'Ziina, Tazapay and Gr4vy notifications must carry a valid signature (401 otherwise, nothing stored); Stan and OneKey ones are unsigned. A notification is a hint: it is recorded, answered 202 at once, and the refund is re-fetched from the provider.',
+        params: {
+          type: 'object',
+          required: withAccount ? ['provider', 'account'] : ['provider'],
+          properties: withAccount ? { provider: PROVIDER_PARAM, account: ACCOUNT_PARAM } : { provider: PROVIDER_PARAM },
+        },
+        response: { 202: { type: 'object', additionalProperties: true }, 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 404, 413) },
+      });
+      const handler = async (request: FastifyRequest<{ Params: { provider: string; account?: string } }>, reply: FastifyReply) => {
+        const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const r = await hub.ingest({ provider: request.params.provider, account: request.params.account, rawBody, headers: headerRecord(request) });
+        return reply.code(r.status).send(r.body);
+      };
+      raw.post('/v1/notifications/:provider', { schema: notificationSchema(false) }, handler);
+      raw.post('/v1/notifications/:provider/:account', { schema: notificationSchema(true) }, handler);
+    });
+  });
+
+  return app;
+}
+
+/** Starts listening; resolves with the base URL (`http://host:port`). */
+export async function listen(app: FastifyInstance, port: number, host: string): Promise<string> {
+  await app.listen({ port, host });
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') return `http://${host}:${port}`;
+  const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${h}:${addr.port}`;
+}
