@@ -14,3 +14,6 @@ export { ISO_4217_EXPONENTS, currencyExponent } from './domain/money.js';
 export { createTransport } from './transport/http.js';
 export type { Transport, TransportOptions } from './transport/http.js';
 export { createEmulator, Emulator } from './emulator/index.js';
+export { signWebhook, verifyWebhook, WEBHOOK_SIGNATURE_HEADER } from './signing/webhook.js';
+export type { VerifyWebhookOptions } from './signing/webhook.js';
+export type { EventType, RefundEvent, TrackedRefund, TrackingState } from './domain/events.js';

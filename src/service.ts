@@ -8,14 +8,14 @@ import type { TrackedRefund } from './domain/events.js';
 import type { ProviderId, RefundStatus } from './domain/refund.js';
 import { PROVIDER_IDS } from './domain/refund.js';
 import { RefundHubError } from './errors.js';
-import { receiveNotification, type IngestDeps } from './ingest/receive.js';
+import { createBackgroundTracker, receiveNotification, type IngestDeps } from './ingest/receive.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { createMetrics } from './metrics.js';
 import { createDeliverer, type Deliverer, type DelivererOptions } from './notify/deliverer.js';
 import { countPendingDeliveries } from './notify/outbox.js';
-import { createPoller } from './poller/poller.js';
+import { createPoller, type Poller } from './poller/poller.js';
 import { createScheduler, type SchedulerOptions } from './poller/schedule.js';
 import type { Db, Store } from './store/index.js';
 import { createStore, DEFAULT_DATABASE_URL } from './store/index.js';
@@ -50,8 +50,7 @@ export interface CreateRefundHubOptions {
   scheduler?: Omit<SchedulerOptions, 'config'>;
 }
 
-export type Poller = ReturnType<typeof createPoller>;
-export type { Deliverer };
+export type { Deliverer, Poller };
 
 export interface TrackOptions {
   account?: string;
@@ -113,6 +112,7 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
   const logger = options.logger ?? createLogger({ level: env.REFUNDHUB_LOG_LEVEL ?? 'info' });
   const metrics = options.metrics ?? createMetrics();
   const config = options.config ?? loadConfig({ env, file: options.configFile });
+  const store = await createStore(options.databaseUrl ?? env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL);
   const ownsTransport = !(options.transport && typeof (options.transport as Transport).send === 'function');
   const transport: Transport = ownsTransport
     ? createTransport({
@@ -121,7 +121,6 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
         onAttempt: (a) => metrics.providerLatency.observe({ provider: a.provider, status: a.status === null ? 'network' : String(a.status) }, a.durationMs / 1000),
       })
     : (options.transport as Transport);
-  const store = await createStore(options.databaseUrl ?? env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL);
   const client = createRefundClient({ config, transport, logger, clock });
 
   const syncDeps: SyncDeps = {
@@ -134,17 +133,11 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     locks: new KeyedLock(),
   };
 
-  const pending = new Set<Promise<unknown>>();
-  const background = (p: Promise<unknown>): void => {
-    const tracked = p.catch((e) => logger.warn({ err: (e as Error)?.message }, 'background work failed'));
-    pending.add(tracked);
-    void tracked.finally(() => pending.delete(tracked));
-  };
-  const drain = async (): Promise<void> => {
-    while (pending.size) await Promise.allSettled([...pending]);
-  };
-  const ingestDeps: IngestDeps = { ...syncDeps, config, background };
+  const tracker = createBackgroundTracker();
+  const drain = (): Promise<void> => tracker.drain();
+  const ingestDeps: IngestDeps = { ...syncDeps, config, background: tracker.track };
 
+  // Per-provider limits from the config file win over the one default given here.
   const concurrency: Partial<Record<ProviderId, number>> = {};
   for (const p of PROVIDER_IDS) {
     const c = config.providers[p]?.concurrency ?? options.poller?.concurrency;
@@ -153,8 +146,10 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
   const poller = createPoller({
     syncDeps,
     concurrency,
+    config,
     batchSize: options.poller?.batchSize,
     intervalMs: options.poller?.intervalMs,
+    leaseMs: options.poller?.leaseMs,
     clock,
   });
   const deliverer = createDeliverer({ ...options.deliverer, store, clock, logger, metrics });

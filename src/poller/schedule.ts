@@ -103,7 +103,9 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
         return null;
       }
       const d = delays(state.provider);
-      const idx = Math.min(Math.max(state.checkCount - 1, 0), d.length - 1);
+      // A stuck refund keeps the schedule's last (daily) check, however few checks it had.
+      const stuck = now - state.trackedAt >= stuckAfter;
+      const idx = stuck ? d.length - 1 : Math.min(Math.max(state.checkCount - 1, 0), d.length - 1);
       return now + jittered(d[idx]!);
     },
   };

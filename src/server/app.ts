@@ -74,7 +74,6 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT,
     genReqId: () => `req_${randomBytes(8).toString('hex')}`,
-    requestIdLogLabel: 'requestId',
     routerOptions: { maxParamLength: 512 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     return503OnClosing: true,

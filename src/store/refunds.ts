@@ -200,8 +200,6 @@ export async function getHistory(db: Db | Tx, key: RefundKey): Promise<HistoryEn
 /** A refund the poller took: its key and the currency hint to pass back to the spine. */
 export interface ClaimedRefund extends RefundKey {
   currencyHint: string | null;
-  /** When it was due (before the lease moved it). */
-  dueAt: number;
 }
 
 export interface ClaimOptions {
@@ -211,42 +209,34 @@ export interface ClaimOptions {
 
 /**
  * Takes up to `limit` due refunds, most overdue first, and moves their next check to
- * `now + leaseMs` in the same statement, so no other worker takes them and a crash only delays
- * them by the lease. Walks the next_check_at index: the cost does not grow with the table.
+ * `now + leaseMs` in ONE statement (UPDATE ... WHERE key IN (due subquery) RETURNING, the same on
+ * SQLite and PostgreSQL), so no other worker takes them and a crash only delays them by the lease.
+ * The subquery walks the next_check_at index: the cost does not grow with the table.
  */
 export async function claimDue(db: Db | Tx, now: number, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedRefund[]> {
   if (limit <= 0) return [];
   const exclude = options.excludeProviders ?? [];
-  const due = await db
-    .selectFrom('refunds')
-    .select(['provider', 'account', 'refund_id', 'next_check_at'])
+  const rows = await db
+    .updateTable('refunds')
+    .set({ next_check_at: now + leaseMs })
+    .where((eb) =>
+      eb(
+        eb.refTuple('provider', 'account', 'refund_id'),
+        'in',
+        eb
+          .selectFrom('refunds as due')
+          .select(['due.provider', 'due.account', 'due.refund_id'])
+          .where('due.next_check_at', '<=', now)
+          .$if(exclude.length > 0, (q) => q.where('due.provider', 'not in', exclude))
+          .orderBy('due.next_check_at')
+          .limit(limit),
+      ),
+    )
+    // Re-checked on the row itself: under PostgreSQL a row another worker leased meanwhile drops out.
     .where('next_check_at', '<=', now)
-    .$if(exclude.length > 0, (q) => q.where('provider', 'not in', exclude))
-    .orderBy('next_check_at')
-    .limit(limit)
+    .returning(['provider', 'account', 'refund_id', 'currency_hint'])
     .execute();
-  if (due.length === 0) return [];
-  const leaseUntil = now + leaseMs;
-  const claimed: ClaimedRefund[] = [];
-  // Conditional update per row: a row another worker leased in between no longer matches its
-  // old next_check_at, so it is skipped rather than taken twice. One short transaction.
-  const run = async (tx: Db | Tx) => {
-    for (const r of due) {
-      const res = await tx
-        .updateTable('refunds')
-        .set({ next_check_at: leaseUntil })
-        .where('provider', '=', r.provider)
-        .where('account', '=', r.account)
-        .where('refund_id', '=', r.refund_id)
-        .where('next_check_at', '=', r.next_check_at)
-        .returning(['currency_hint'])
-        .executeTakeFirst();
-      if (res) claimed.push({ provider: r.provider as ProviderId, account: r.account, id: r.refund_id, currencyHint: res.currency_hint, dueAt: Number(r.next_check_at) });
-    }
-  };
-  if (db.isTransaction) await run(db);
-  else await (db as Db).transaction().execute(run);
-  return claimed;
+  return rows.map((r) => ({ provider: r.provider as ProviderId, account: r.account, id: r.refund_id, currencyHint: r.currency_hint }));
 }
 
 /** Moves one refund's next check (e.g. a claimed refund whose provider asked us to wait). */

@@ -60,6 +60,7 @@ export function base62Uuid(uuid: string): string {
   return out.padStart(22, '0');
 }
 
+// Input ids must be UUIDs: the spec types them `format: uuid`.
 const uuid = z.string().regex(UUID_RE, 'must be a UUID');
 const nullable = z.string().nullable();
 
@@ -123,6 +124,7 @@ function authenticate(authorization: string | undefined, settings: Gr4vySettings
   return undefined;
 }
 
+/** Gr4vy's refund endpoint, errors, lifecycles, signed webhooks and demo refunds, mounted under `/gr4vy`. */
 export const gr4vyEmulator: EmulatorSpec<Gr4vySettings> = {
   prefix: 'gr4vy',
 
@@ -159,6 +161,9 @@ export const gr4vyEmulator: EmulatorSpec<Gr4vySettings> = {
       raw_response_code: v.raw_response_code ?? null,
       raw_response_description: v.raw_response_description ?? null,
     };
+    // A refund created directly in a failed state looks as Gr4vy would report it, unless the caller said otherwise.
+    const failure = FAILURE_DETAILS[status];
+    if (failure && v.error_code === undefined && v.raw_response_code === undefined && v.raw_response_description === undefined) Object.assign(refund, failure);
     return refund;
   },
 

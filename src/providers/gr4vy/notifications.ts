@@ -21,6 +21,7 @@ function badInput(message: string): RefundHubError {
   return new RefundHubError('invalid_input', `gr4vy: ${message}`, { provider: 'gr4vy', retryable: false });
 }
 
+/** Verifies `X-Gr4vy-Webhook-*` signatures over the raw body and extracts `target.id` from `refund.*` events. */
 export const gr4vyNotifications: NotificationSpec<Gr4vySettings> = {
   signed: true,
 

@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/index.js';
+import { DEFAULT_ACCOUNT } from '../../config/index.js';
+import { PROVIDER_IDS } from '../../domain/refund.js';
+import { createEmulator } from '../../emulator/index.js';
+import { createLogger } from '../../logger.js';
+import { API_SCOPES, createApiKey } from '../../server/auth.js';
+import { createRefundHub } from '../../service.js';
+import { DEFAULT_DATABASE_URL } from '../../store/index.js';
+import { guard, printLine } from '../output.js';
+import { parsePort, startServer, waitForSignal } from './serve.js';
+
+/**
+ * `npm start`: the provider emulators with demo refunds whose lifecycles progress, and `serve`
+ * tracking them on SQLite, with the emulators' signed notifications wired to the API. Prints the
+ * URL, a demo API key and what to try, then each status change as it happens.
+ */
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('Run the emulators with demo refunds and serve RefundHub tracking them (what `npm start` runs)')
+    .option('--port <port>', 'API port', '8080')
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .option('--emulator-port <port>', 'emulator port (0: any free port)', '0')
+    .action(async (opts: { port: string; host: string; emulatorPort: string }) => {
+      await guard(async () => {
+        const port = parsePort(opts.port);
+        const emulatorPort = parsePort(opts.emulatorPort, '--emulator-port');
+        const env = process.env;
+        const logger = createLogger({ level: env.REFUNDHUB_LOG_LEVEL ?? 'warn' });
+        const { emulator, credentials } = createEmulator({ env, logger });
+        await emulator.listen(emulatorPort, '127.0.0.1');
+
+        // Every provider's default account points at the emulator, with the credentials it accepts.
+        const config = loadConfig({ env, file: program.opts().config });
+        for (const id of PROVIDER_IDS) config.accounts.get(id)!.set(DEFAULT_ACCOUNT, { ...credentials[id], baseUrl: emulator.baseUrl(id) });
+        const hub = await createRefundHub({ config, env, logger, databaseUrl: env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL });
+        let server;
+        try {
+          server = await startServer({ port, host: opts.host, hub });
+        } catch (e) {
+          await emulator.close();
+          throw e;
+        }
+        emulator.notifyUrl = `${server.url}/v1/notifications`;
+
+        const seeded = emulator.seedDemo();
+        const key = await createApiKey(hub.db, API_SCOPES, 'demo', { now: hub.clock.now() });
+        const last = new Map<string, string>();
+        for (const s of seeded) {
+          try {
+            const { refund } = await hub.track(s.provider, s.id);
+            last.set(`${s.provider} ${s.id}`, refund.status);
+          } catch (e) {
+            printLine(`could not track ${s.provider} ${s.id}: ${(e as Error).message}`);
+          }
+        }
+
+        const first = seeded[0];
+        printLine(`RefundHub demo: API on ${server.url} (database ${hub.store.description}), provider emulators on ${emulator.url}`);
+        printLine('');
+        printLine(`Demo API key (all scopes; shown once): ${key}`);
+        printLine('');
+        printLine('Try:');
+        printLine(`  export KEY=${key}`);
+        printLine(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/refunds`);
+        if (first) {
+          printLine(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/refunds/${first.provider}/${encodeURIComponent(first.id)}`);
+          printLine(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/refunds/${first.provider}/${encodeURIComponent(first.id)}/events`);
+        }
+        printLine(`  curl -s -X POST -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"url":"http://127.0.0.1:9000/hook"}' ${server.url}/v1/webhook-endpoints`);
+        printLine(`  curl -s ${server.url}/metrics | grep refundhub_`);
+        printLine(`  open ${server.url}/docs`);
+        printLine('');
+        printLine(`Tracking ${last.size} demo refunds; their statuses change over the next minute:`);
+        for (const [k, status] of last) printLine(`  ${k}: ${status}`);
+        printLine('Press Ctrl+C to stop.');
+
+        // Show each change as it lands, so a newcomer sees refunds reach their final statuses.
+        const watcher = setInterval(() => {
+          void (async () => {
+            let cursor: string | null = null;
+            do {
+              const page = await hub.list({ limit: 500, cursor });
+              for (const r of page.data) {
+                const k = `${r.provider} ${r.id}`;
+                const prev = last.get(k);
+                if (prev !== undefined && prev !== r.status) printLine(`  ${k}: ${prev} -> ${r.status}`);
+                last.set(k, r.status);
+              }
+              cursor = page.nextCursor;
+            } while (cursor);
+          })().catch(() => {});
+        }, 1000);
+        watcher.unref();
+
+        await waitForSignal();
+        clearInterval(watcher);
+        await emulator.close();
+        await server.close();
+      });
+    });
+}

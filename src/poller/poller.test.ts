@@ -1,0 +1,162 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cleanupTempDatabases } from '../../test/support/db.js';
+import { startEmulator, type RunningEmulator } from '../../test/support/emulator.js';
+import { createTestEngine, type TestEngine } from '../../test/support/engine.js';
+import type { RefundClient } from '../client.js';
+import type { ProviderId } from '../domain/refund.js';
+import { getProvider } from '../providers/registry.js';
+import { getRefundRow } from '../store/refunds.js';
+import { syncRefund, type SyncDeps } from '../sync/sync-refund.js';
+import { createPoller } from './poller.js';
+
+const M = 60_000;
+
+let emu: RunningEmulator;
+let eng: TestEngine;
+
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu.close();
+  cleanupTempDatabases();
+});
+beforeEach(async () => {
+  emu.emulator.reset();
+  eng = await createTestEngine(emu.config());
+});
+afterEach(async () => {
+  await eng.close();
+});
+
+/** The real client, observed: counts calls and the most in flight at once per provider. */
+function observed(client: RefundClient) {
+  const inflight = new Map<string, number>();
+  const max = new Map<string, number>();
+  const calls = new Map<string, number>();
+  const wrapped: RefundClient = {
+    config: client.config,
+    validate: (p, id) => client.validate(p, id),
+    accounts: () => client.accounts(),
+    close: () => client.close(),
+    async getRefund(provider, id, opts) {
+      calls.set(provider, (calls.get(provider) ?? 0) + 1);
+      inflight.set(provider, (inflight.get(provider) ?? 0) + 1);
+      max.set(provider, Math.max(max.get(provider) ?? 0, inflight.get(provider)!));
+      try {
+        return await client.getRefund(provider, id, opts);
+      } finally {
+        inflight.set(provider, inflight.get(provider)! - 1);
+      }
+    },
+  };
+  return { wrapped, max, calls };
+}
+
+async function track(provider: ProviderId, status: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = getProvider(provider).emulator.idOf(emu.emulator.createRefund(provider, { status }));
+    await syncRefund(eng.deps, { provider, account: 'default', id, source: 'api' });
+    ids.push(id);
+  }
+  return ids;
+}
+
+describe('poller', () => {
+  it('takes only what is due', async () => {
+    await track('ziina', 'pending', 3);
+    const poller = createPoller({ syncDeps: eng.deps });
+    const before = emu.emulator.requests('ziina').length;
+    expect(await poller.tick()).toBe(0);
+    eng.clock.advance(M - 1);
+    expect(await poller.tick()).toBe(0);
+    expect(emu.emulator.requests('ziina').length).toBe(before);
+    eng.clock.advance(1);
+    expect(await poller.tick()).toBe(3);
+    expect(emu.emulator.requests('ziina').length).toBe(before + 3);
+    // Rescheduled 5 minutes on: nothing due right after.
+    expect(await poller.tick()).toBe(0);
+  });
+
+  it('limits concurrent provider calls per provider', async () => {
+    await track('ziina', 'pending', 8);
+    await track('gr4vy', 'processing', 3);
+    const { wrapped, max, calls } = observed(eng.client);
+    const deps: SyncDeps = { ...eng.deps, client: wrapped };
+    emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 60, count: 8 });
+    const poller = createPoller({ syncDeps: deps, concurrency: { ziina: 2 }, batchSize: 50 });
+    eng.clock.advance(M);
+    expect(await poller.tick()).toBe(11);
+    expect(calls.get('ziina')).toBe(8);
+    expect(max.get('ziina')).toBe(2);
+    expect(calls.get('gr4vy')).toBe(3);
+    expect(max.get('gr4vy')).toBeLessThanOrEqual(4);
+  });
+
+  it('a rate limit pushes back that provider only, by Retry-After', async () => {
+    const ziina = await track('ziina', 'pending', 4);
+    await track('gr4vy', 'processing', 2);
+    const { wrapped, calls } = observed(eng.client);
+    const poller = createPoller({ syncDeps: { ...eng.deps, client: wrapped }, concurrency: { ziina: 1 } });
+    emu.emulator.injectFault('ziina', { kind: 'rate_limit', retryAfterS: 120, count: 1 });
+    eng.clock.advance(M);
+    const t = eng.clock.now();
+    expect(await poller.tick()).toBe(6);
+    // One ziina call got the 429; the rest were handed back without calling.
+    expect(calls.get('ziina')).toBe(1);
+    expect(calls.get('gr4vy')).toBe(2);
+    expect(poller.notBefore('ziina')).toBe(t + 120_000);
+    expect(poller.notBefore('gr4vy')).toBeUndefined();
+    for (const id of ziina) {
+      const row = await getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id });
+      expect(Number(row!.next_check_at)).toBe(t + 120_000);
+    }
+    eng.clock.advance(119_000);
+    await poller.tick();
+    expect(calls.get('ziina')).toBe(1);
+    eng.clock.advance(1000);
+    expect(await poller.tick()).toBe(4);
+    expect(calls.get('ziina')).toBe(5);
+    expect(poller.notBefore('ziina')).toBeUndefined();
+  });
+
+  it('records provider errors and keeps going', async () => {
+    const [id] = await track('ziina', 'pending', 1);
+    const [other] = await track('gr4vy', 'processing', 1);
+    const poller = createPoller({ syncDeps: eng.deps });
+    emu.emulator.injectFault('ziina', { kind: 'error', status: 500, count: 1 });
+    emu.emulator.setStatus('gr4vy', other!, 'succeeded');
+    eng.clock.advance(M);
+    expect(await poller.tick()).toBe(2);
+    const row = await getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id: id! });
+    expect(row).toMatchObject({ error_count: 1, last_error_code: 'provider_error', status: 'pending' });
+    expect(Number(row!.next_check_at)).toBe(eng.clock.now() + 5 * M);
+    expect((await getRefundRow(eng.store.db, { provider: 'gr4vy', account: 'default', id: other! }))?.status).toBe('succeeded');
+    const malformedRow = await (async () => {
+      emu.emulator.injectFault('ziina', { kind: 'malformed', count: 1 });
+      eng.clock.advance(5 * M);
+      expect(await poller.tick()).toBe(1);
+      return getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id: id! });
+    })();
+    expect(malformedRow).toMatchObject({ error_count: 2, last_error_code: 'invalid_response' });
+    expect(eng.metrics.registry.getSingleMetric('refundhub_syncs_total')).toBeDefined();
+    const text = await eng.metrics.registry.metrics();
+    expect(text).toMatch(/refundhub_syncs_total\{provider="ziina",outcome="error:provider_error"\} 1/);
+  });
+
+  it('start() polls in the background and stop() waits for the tick in progress', async () => {
+    const [id] = await track('ziina', 'pending', 1);
+    emu.emulator.setStatus('ziina', id!, 'completed');
+    eng.clock.advance(M);
+    const poller = createPoller({ syncDeps: eng.deps, intervalMs: 10 });
+    poller.start();
+    const { pollUntil } = await import('../../test/support/wait.js');
+    await pollUntil(async () => (await getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id: id! }))?.status === 'succeeded', { what: 'poller to apply the change' });
+    await poller.stop();
+    const n = emu.emulator.requests('ziina').length;
+    eng.clock.advance(10 * 24 * 60 * M);
+    await new Promise((r) => setImmediate(r));
+    expect(emu.emulator.requests('ziina').length).toBe(n);
+  });
+});

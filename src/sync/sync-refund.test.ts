@@ -1,0 +1,208 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cleanupTempDatabases } from '../../test/support/db.js';
+import { startEmulator, type RunningEmulator } from '../../test/support/emulator.js';
+import { createTestEngine, type TestEngine } from '../../test/support/engine.js';
+import type { RefundEvent } from '../domain/events.js';
+import { RefundHubError } from '../errors.js';
+import { getProvider } from '../providers/registry.js';
+import { getHistory, getRefundRow } from '../store/refunds.js';
+import { KeyedLock } from './lock.js';
+import { applyCurrencyHint, syncRefund } from './sync-refund.js';
+
+const M = 60_000;
+const D = 24 * 60 * M;
+
+let emu: RunningEmulator;
+let eng: TestEngine;
+
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu.close();
+  cleanupTempDatabases();
+});
+beforeEach(async () => {
+  emu.emulator.reset();
+  eng = await createTestEngine(emu.config());
+});
+afterEach(async () => {
+  await eng.close();
+});
+
+async function storedEvents(): Promise<RefundEvent[]> {
+  const rows = await eng.store.db.selectFrom('events').select('payload').orderBy('sequence').execute();
+  return rows.map((r) => JSON.parse(r.payload) as RefundEvent);
+}
+
+describe('syncRefund', () => {
+  it('starts tracking, applies changes, writes history and events with increasing sequence', async () => {
+    const native = emu.emulator.createRefund('ziina', { status: 'pending' });
+    const id = String(native.id);
+    const t0 = eng.clock.now();
+
+    const first = await syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'api' });
+    expect(first).toMatchObject({ created: true, changed: true, kind: 'tracked' });
+    expect(first.refund.status).toBe('pending');
+    expect(first.refund.tracking).toMatchObject({ checkCount: 1, stuck: false, finalAt: null, lastError: null });
+    expect(first.refund.tracking.nextCheckAt).toBe(new Date(t0 + M).toISOString());
+    expect(first.events.map((e) => [e.type, e.sequence])).toEqual([['refund.updated', 1]]);
+
+    // Same status again: nothing new.
+    eng.clock.advance(M);
+    const same = await syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'poll' });
+    expect(same).toMatchObject({ created: false, changed: false, kind: 'none', events: [] });
+    expect(same.refund.tracking.nextCheckAt).toBe(new Date(t0 + M + 5 * M).toISOString());
+
+    emu.emulator.setStatus('ziina', id, 'completed');
+    eng.clock.advance(5 * M);
+    const done = await syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'poll' });
+    expect(done).toMatchObject({ changed: true, kind: 'change' });
+    expect(done.refund.status).toBe('succeeded');
+    expect(done.refund.tracking.finalAt).toBe(new Date(eng.clock.now()).toISOString());
+    // Final: the next check is the first late check, a day later.
+    expect(done.refund.tracking.nextCheckAt).toBe(new Date(eng.clock.now() + D).toISOString());
+    expect(done.events).toHaveLength(1);
+    expect(done.events[0]).toMatchObject({ type: 'refund.succeeded', sequence: 2, data: { previousStatus: 'pending', refund: { status: 'succeeded' } } });
+
+    const key = { provider: 'ziina' as const, account: 'default', id };
+    const history = await getHistory(eng.store.db, key);
+    expect(history.map((h) => [h.kind, h.from, h.to, h.source])).toEqual([
+      ['tracked', null, 'pending', 'api'],
+      ['change', 'pending', 'succeeded', 'poll'],
+    ]);
+    expect((history[1]!.raw as { status: string }).status).toBe('completed');
+    const stored = await storedEvents();
+    expect(stored.map((e) => e.id)).toEqual([first.events[0]!.id, done.events[0]!.id]);
+    expect(stored[1]).toEqual(done.events[0]);
+  });
+
+  it('keeps a final status on a stale read (anomaly, no event) and applies a reversal', async () => {
+    const native = emu.emulator.createRefund('tazapay', { status: 'succeeded' });
+    const id = String(native.id);
+    const key = { provider: 'tazapay' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+
+    emu.emulator.setStatus('tazapay', id, 'pending');
+    eng.clock.advance(D);
+    const stale = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(stale).toMatchObject({ kind: 'anomaly', changed: false, events: [] });
+    expect(stale.refund.status).toBe('succeeded');
+    expect(stale.refund.providerStatus).toBe('succeeded');
+
+    emu.emulator.setStatus('tazapay', id, 'failed');
+    eng.clock.advance(D);
+    const rev = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(rev).toMatchObject({ kind: 'reversal', changed: true });
+    expect(rev.refund.status).toBe('failed');
+    expect(rev.events.map((e) => [e.type, e.sequence, e.data.previousStatus])).toEqual([['refund.reversed', 2, 'succeeded']]);
+    // Late checks restart from the reversal.
+    expect(rev.refund.tracking.finalAt).toBe(new Date(eng.clock.now()).toISOString());
+
+    const history = await getHistory(eng.store.db, key);
+    expect(history.map((h) => [h.kind, h.from, h.to])).toEqual([
+      ['tracked', null, 'succeeded'],
+      ['anomaly', 'succeeded', 'pending'],
+      ['reversal', 'succeeded', 'failed'],
+    ]);
+    expect(history[1]!.note).toMatch(/stale read/);
+    expect((await storedEvents()).map((e) => e.type)).toEqual(['refund.succeeded', 'refund.reversed']);
+  });
+
+  it('an unknown provider status becomes unknown, not final, and raises refund.unknown_status', async () => {
+    const native = emu.emulator.createRefund('gr4vy', { status: 'processing' });
+    const id = String(native.id);
+    const key = { provider: 'gr4vy' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    emu.emulator.setStatus('gr4vy', id, 'teleported');
+    const r = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(r.refund.status).toBe('unknown');
+    expect(r.refund.providerStatus).toBe('teleported');
+    expect(r.refund.tracking.finalAt).toBeNull();
+    expect(r.refund.tracking.nextCheckAt).not.toBeNull();
+    expect(r.events.map((e) => e.type)).toEqual(['refund.unknown_status']);
+  });
+
+  it('fills in OneKey amount and currency from the currency hint, and remembers the hint', async () => {
+    const native = emu.emulator.createRefund('onekey', { status: 'PENDING', amount: 12.5 });
+    const id = String(native.refund_id);
+    const r = await syncRefund(eng.deps, { provider: 'onekey', account: 'default', id, source: 'api', currency: 'usd' });
+    expect(r.refund).toMatchObject({ amount: 1250, currency: 'USD', amountDecimal: '12.50' });
+    emu.emulator.setStatus('onekey', id, 'COMPLETED');
+    const again = await syncRefund(eng.deps, { provider: 'onekey', account: 'default', id, source: 'poll' });
+    expect(again.refund).toMatchObject({ status: 'succeeded', amount: 1250, currency: 'USD' });
+    const row = await getRefundRow(eng.store.db, { provider: 'onekey', account: 'default', id });
+    expect(row?.currency_hint).toBe('USD');
+  });
+
+  it('records provider errors on a tracked refund and rethrows; stores nothing for an untracked one', async () => {
+    const native = emu.emulator.createRefund('stan', { status: 'payment_pending' });
+    const id = getProvider('stan').emulator.idOf(native);
+    const key = { provider: 'stan' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+
+    emu.emulator.injectFault('stan', { kind: 'error', status: 503, count: 1 });
+    eng.clock.advance(M);
+    await expect(syncRefund(eng.deps, { ...key, source: 'poll' })).rejects.toMatchObject({ code: 'provider_error' });
+    let row = await getRefundRow(eng.store.db, key);
+    expect(row).toMatchObject({ error_count: 1, last_error_code: 'provider_error', check_count: 2, status: 'pending' });
+    // Retries on the schedule (second delay: 5 min).
+    expect(Number(row!.next_check_at)).toBe(eng.clock.now() + 5 * M);
+
+    emu.emulator.injectFault('stan', { kind: 'rate_limit', retryAfterS: 120, count: 1 });
+    await expect(syncRefund(eng.deps, { ...key, source: 'poll' })).rejects.toMatchObject({ code: 'rate_limited', retryAfterMs: 120_000 });
+    row = await getRefundRow(eng.store.db, key);
+    expect(row).toMatchObject({ error_count: 2, last_error_code: 'rate_limited' });
+    expect(Number(row!.next_check_at)).toBe(eng.clock.now() + 120_000);
+
+    // Success clears the error.
+    const ok = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(ok.refund.tracking.lastError).toBeNull();
+    expect((await getRefundRow(eng.store.db, key))?.error_count).toBe(0);
+
+    const before = await eng.store.db.selectFrom('refunds').select('refund_id').execute();
+    await expect(syncRefund(eng.deps, { provider: 'stan', account: 'default', id: '8a5b2f5e-0000-4000-8000-000000000000', source: 'api' })).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    expect(await eng.store.db.selectFrom('refunds').select('refund_id').execute()).toEqual(before);
+    expect(await eng.store.db.selectFrom('refund_history').selectAll().where('refund_id', '=', '8a5b2f5e-0000-4000-8000-000000000000').execute()).toEqual([]);
+    await expect(syncRefund(eng.deps, { provider: 'stan', account: 'default', id: 'not-a-uuid', source: 'api' })).rejects.toBeInstanceOf(RefundHubError);
+  });
+
+  it('serializes concurrent syncs of the same refund: one tracked row, one event', async () => {
+    const native = emu.emulator.createRefund('ziina', { status: 'completed' });
+    const id = String(native.id);
+    const results = await Promise.all(Array.from({ length: 5 }, () => syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'api' })));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect((await storedEvents()).map((e) => [e.type, e.sequence])).toEqual([['refund.succeeded', 1]]);
+    expect(eng.deps.locks).toBeInstanceOf(KeyedLock);
+    expect((eng.deps.locks as KeyedLock).size).toBe(0);
+  });
+
+  it('marks a refund stuck once after 30 days not final, with a refund.stuck event', async () => {
+    const native = emu.emulator.createRefund('ziina', { status: 'pending' });
+    const id = String(native.id);
+    const key = { provider: 'ziina' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    eng.clock.advance(30 * D);
+    const r = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(r.refund.tracking.stuck).toBe(true);
+    expect(r.events.map((e) => e.type)).toEqual(['refund.stuck']);
+    eng.clock.advance(D);
+    const again = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(again.events).toEqual([]);
+    expect(Number(new Date(again.refund.tracking.nextCheckAt!)) - eng.clock.now()).toBe(D);
+    expect((await getHistory(eng.store.db, key)).map((h) => h.kind)).toEqual(['tracked', 'stuck']);
+  });
+});
+
+describe('applyCurrencyHint', () => {
+  const base = { provider: 'onekey', account: 'default', id: '1', paymentId: null, status: 'pending', providerStatus: 'PENDING', reason: null, createdAt: null, updatedAt: null, failure: null, raw: {} } as const;
+  it('leaves refunds with a currency alone and ignores a hint that does not fit', () => {
+    const withCurrency = { ...base, amount: 100, currency: 'EUR', amountDecimal: '1.00' };
+    expect(applyCurrencyHint(withCurrency, 'USD')).toBe(withCurrency);
+    const tooPrecise = { ...base, amount: null, currency: null, amountDecimal: '1.005' };
+    expect(applyCurrencyHint(tooPrecise, 'USD')).toBe(tooPrecise);
+    expect(applyCurrencyHint({ ...base, amount: null, currency: null, amountDecimal: '100' }, 'JPY')).toMatchObject({ amount: 100, currency: 'JPY' });
+  });
+});
