@@ -229,7 +229,8 @@ export async function claimDue(db: Db | Tx, now: number, limit: number, leaseMs:
           .where('due.next_check_at', '<=', now)
           .$if(exclude.length > 0, (q) => q.where('due.provider', 'not in', exclude))
           .orderBy('due.next_check_at')
-          .limit(limit),
+          .limit(limit)
+          .$asTuple('provider', 'account', 'refund_id'),
       ),
     )
     // Re-checked on the row itself: under PostgreSQL a row another worker leased meanwhile drops out.

@@ -4,6 +4,7 @@ import { startEmulator, type RunningEmulator } from '../../test/support/emulator
 import { createTestEngine, type TestEngine } from '../../test/support/engine.js';
 import type { RefundEvent } from '../domain/events.js';
 import { RefundHubError } from '../errors.js';
+import { createEndpoint } from '../notify/endpoints.js';
 import { getProvider } from '../providers/registry.js';
 import { getHistory, getRefundRow } from '../store/refunds.js';
 import { KeyedLock } from './lock.js';
@@ -193,6 +194,28 @@ describe('syncRefund', () => {
     expect(again.events).toEqual([]);
     expect(Number(new Date(again.refund.tracking.nextCheckAt!)) - eng.clock.now()).toBe(D);
     expect((await getHistory(eng.store.db, key)).map((h) => h.kind)).toEqual(['tracked', 'stuck']);
+  });
+});
+
+describe('syncRefund and the outbox', () => {
+  it('writes one delivery per subscribed endpoint in the same transaction as the event', async () => {
+    const all = await createEndpoint(eng.store.db, { url: 'http://127.0.0.1:9/all' });
+    const onlyFailed = await createEndpoint(eng.store.db, { url: 'http://127.0.0.1:9/failed', events: ['refund.failed'] });
+    const native = emu.emulator.createRefund('ziina', { status: 'pending' });
+    const id = String(native.id);
+    const first = await syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'api' });
+    emu.emulator.setStatus('ziina', id, 'failed');
+    const second = await syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'poll' });
+    const deliveries = await eng.store.db.selectFrom('deliveries').select(['event_id', 'endpoint_id', 'status']).orderBy('created_at').execute();
+    const pairs = deliveries.map((d) => [d.event_id, d.endpoint_id]).sort();
+    expect(pairs).toEqual(
+      [
+        [first.events[0]!.id, all.id],
+        [second.events[0]!.id, all.id],
+        [second.events[0]!.id, onlyFailed.id],
+      ].sort(),
+    );
+    expect(deliveries.every((d) => d.status === 'pending')).toBe(true);
   });
 });
 

@@ -31,12 +31,13 @@ export interface RunningHub {
  * A real hub on a real SQLite file, its API listening on 127.0.0.1, providers pointing at the
  * emulator (whose notifications are wired to this API). Loops are not started unless asked.
  */
-export async function startHub(emulator: RunningEmulator, dbFile: string, options: Partial<CreateRefundHubOptions> & { start?: boolean } = {}): Promise<RunningHub> {
-  const hub = await createRefundHub({ databaseUrl: `sqlite:${dbFile}`, config: emulator.config(), logger: silentLogger, env: {}, ...options });
-  const app = buildApp(hub, { logLevel: 'silent' });
+export async function startHub(emulator: RunningEmulator, dbFile: string, options: Partial<CreateRefundHubOptions> & { start?: boolean; apiKeyCacheMs?: number } = {}): Promise<RunningHub> {
+  const { start, apiKeyCacheMs: _cache, ...hubOptions } = options;
+  const hub = await createRefundHub({ databaseUrl: `sqlite:${dbFile}`, config: emulator.config(), logger: silentLogger, env: {}, ...hubOptions });
+  const app = buildApp(hub, { logLevel: 'silent', apiKeyCacheMs: options.apiKeyCacheMs });
   const url = await listen(app, 0, '127.0.0.1');
   emulator.emulator.notifyUrl = `${url}/v1/notifications`;
-  if (options.start) hub.start();
+  if (start) hub.start();
   return {
     hub,
     app,

@@ -2,6 +2,7 @@ import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../test/support/emulator.js';
 import { validateResponse, validateSchema } from '../../../test/support/openapi.js';
+import { pollUntil } from '../../../test/support/wait.js';
 import type { EmulatorProviderContext, NativeRefund } from '../types.js';
 import { base62Uuid, gr4vyEmulator } from './emulator.js';
 import { gr4vy, type Gr4vySettings } from './index.js';
@@ -155,7 +156,7 @@ describe('gr4vy emulator control API', () => {
     const res = await request(`${em.url}/_emulator/gr4vy/refunds`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ refund: { amount: 500, currency: 'JPY', reason: 'Late delivery' }, lifecycle: [{ status: 'succeeded', afterMs: 50 }] }),
+      body: JSON.stringify({ refund: { amount: 500, currency: 'JPY', reason: 'Late delivery' }, lifecycle: [{ status: 'succeeded', afterMs: 600_000 }] }),
     });
     expect(res.statusCode).toBe(201);
     const { refund } = (await res.body.json()) as { refund: NativeRefund };
@@ -164,6 +165,20 @@ describe('gr4vy emulator control API', () => {
     expect(validateSchema('gr4vy', '/components/schemas/Refund', refund).valid).toBe(true);
     const got = await get(`/refunds/${String(refund.id)}`);
     expect(got.body).toEqual(refund);
+  });
+
+  it('advances a lifecycle over time and serves each step validly', async () => {
+    const res = await request(`${em.url}/_emulator/gr4vy/refunds`, {
+      method: 'POST',
+      body: JSON.stringify({ refund: { status: 'processing' }, lifecycle: [{ status: 'voided', afterMs: 100 }] }),
+    });
+    const { refund } = (await res.body.json()) as { refund: NativeRefund };
+    const done = await pollUntil(async () => {
+      const r = await get(`/refunds/${String(refund.id)}`);
+      return (r.body as NativeRefund).status === 'voided' ? r : undefined;
+    }, { what: 'the refund to be voided' });
+    expectValid(200, done.body);
+    expect((done.body as NativeRefund).updated_at).not.toBe(refund.updated_at);
   });
 
   it('rejects fields the Refund schema does not allow, and wrong types', async () => {
