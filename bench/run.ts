@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only retrieval] [--rounds 7] [--time 400] [--emulator child|in-process] [--json FILE] [--strict]`
+ * `npm run bench [-- --only retrieval] [--rounds 15] [--time 200] [--emulator child|in-process] [--json FILE] [--strict]`
  *
  * Runs every benchmark file in bench/ (each `*.ts` next to this one that exports
  * `run(options): Promise<BenchResult[]>`, see bench/lib/types.ts) one after the other and prints
@@ -30,8 +30,8 @@ try {
   args = parseArgs({
     options: {
       only: { type: 'string' },
-      rounds: { type: 'string', default: '7' },
-      time: { type: 'string', default: '400' },
+      rounds: { type: 'string', default: '15' },
+      time: { type: 'string', default: '200' },
       emulator: { type: 'string', default: 'child' },
       json: { type: 'string' },
       strict: { type: 'boolean', default: false },

@@ -135,3 +135,19 @@ export async function compareConcurrent(ours: Contender, baseline: Contender, op
   }
   return conclude(ours, baseline, 'throughput', samples);
 }
+
+/** Mean ms per call of one function measured alone (for decomposing a ratio, not for targets). */
+export async function measureAlone(call: () => unknown, timeMs: number): Promise<number> {
+  const bench = new Bench({ time: timeMs, iterations: 16, warmupTime: Math.min(100, timeMs / 4), warmupIterations: 8, throws: true });
+  bench.add('alone', call as () => Promise<unknown>);
+  await bench.run();
+  const result = bench.getTask('alone')?.result;
+  if (!result || !('period' in result)) throw new Error(`measurement did not complete (${result?.state ?? 'no result'})`);
+  return result.period;
+}
+
+/** `1.23 [1.10 1.31 ...]`: the per-round ratios, for the progress log. */
+export function describeRounds(c: Comparison): string {
+  const ratios = c.rounds.map((r) => (c.kind === 'time' ? r.oursMs / r.baselineMs : r.oursCps / r.baselineCps));
+  return `ratio ${c.ratio.toFixed(2)}, rounds ${ratios.map((x) => x.toFixed(2)).join(' ')}`;
+}

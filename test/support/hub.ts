@@ -66,16 +66,20 @@ export interface WebhookReceiver {
   secret: string;
   /** Answer this many requests with 500 before accepting again. */
   failNext: number;
+  /** Wait this long before answering (keeps deliveries in flight). */
+  delayMs: number;
   close(): Promise<void>;
 }
 
 /** A merchant's webhook receiver on 127.0.0.1 that verifies RefundHub-Signature with verifyWebhook. */
 export async function startReceiver(): Promise<WebhookReceiver> {
-  const state: WebhookReceiver = { url: '', received: [], secret: '', failNext: 0, close: async () => {} };
+  const state: WebhookReceiver = { url: '', received: [], secret: '', failNext: 0, delayMs: 0, close: async () => {} };
   const server: Server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => void respond());
+    const respond = async () => {
+      if (state.delayMs > 0) await new Promise((r) => setTimeout(r, state.delayMs));
       const raw = Buffer.concat(chunks).toString('utf8');
       const signature = req.headers['refundhub-signature'] as string | undefined;
       if (state.failNext > 0) {
@@ -92,8 +96,8 @@ export async function startReceiver(): Promise<WebhookReceiver> {
         return;
       }
       state.received.push({ eventId: req.headers['refundhub-event-id'] as string | undefined, event, signature, raw, valid });
-      res.writeHead(valid ? 204 : 400).end();
-    });
+      if (!res.destroyed) res.writeHead(valid ? 204 : 400).end();
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const a = server.address() as AddressInfo;
