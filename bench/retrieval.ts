@@ -144,6 +144,7 @@ export async function run(options: BenchRunOptions): Promise<BenchResult[]> {
     const measured = client;
 
     // ---- 1. getRefund vs bare undici GET, per provider ----
+    const refreshers = new Map<ProviderId, () => Promise<CapturedRequest>>();
     for (const provider of PROVIDER_IDS) {
       const id = ids[provider];
       let captured!: CapturedRequest;
@@ -156,6 +157,7 @@ export async function run(options: BenchRunOptions): Promise<BenchResult[]> {
         captured = last;
       };
       await refreshHeaders();
+      refreshers.set(provider, async () => (await refreshHeaders(), captured));
       const ours: Contender = {
         label: `${provider} getRefund`,
         call: async () => {
@@ -186,6 +188,27 @@ export async function run(options: BenchRunOptions): Promise<BenchResult[]> {
       const parseMs = await measureAlone(() => JSON.parse(text), Math.min(100, options.timeMs));
       const note = `our per-call work without I/O ${us(noIoMs)} (of which JSON.parse ${us(parseMs)}, paid by the bare side too); measured gap ${us(c.ours.msPerCall - c.baseline.msPerCall)}`;
       results.push(toResult(`${provider} getRefund vs bare undici GET`, c, TIME_TARGET, note));
+    }
+
+    // ---- 1b. The floor under every ratio above (informational) ----
+    // The transport passes a per-attempt `signal: AbortSignal.timeout(...)` to undici; the bare
+    // side does not. This row measures that one difference on its own (Stan: the simplest auth).
+    {
+      const refresh = refreshers.get('stan')!;
+      let req = await refresh();
+      const call = (signal: boolean) => async () => {
+        const res = await request(req.url, { method: 'GET', headers: req.headers, dispatcher: signal ? oursAgent : bareAgent, ...(signal ? { signal: AbortSignal.timeout(10_000) } : {}) });
+        const body: unknown = await res.body.json();
+        if (res.statusCode !== 200) throw new Error(`stan: HTTP ${res.statusCode}: ${JSON.stringify(body)}`);
+      };
+      log('retrieval: bare undici with vs without a per-attempt AbortSignal.timeout (informational) ...');
+      const c = await compareSequential(
+        { label: 'bare undici + AbortSignal.timeout', call: call(true) },
+        { label: 'bare undici', call: call(false) },
+        { rounds: options.rounds, timeMs: options.timeMs, beforeRound: async () => void (req = await refresh()) },
+      );
+      log(`  ${describeRounds(c)}`);
+      results.push(toResult('stan bare GET + AbortSignal.timeout vs bare GET', c, undefined, 'informational: the cost of the per-attempt AbortSignal the transport adds, alone'));
     }
 
     // ---- 2. Gr4vy connector vs @gr4vy/sdk ----

@@ -91,7 +91,8 @@ for (const name of selected) {
 const fmt = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 function side(r: BenchResult, which: 'ours' | 'baseline'): string {
-  const s = r[which];
+  const s = r[which] as BenchResult['ours'] | undefined;
+  if (!s) return '-';
   return r.kind === 'time' ? `${fmt(s.msPerCall, 3)} ms` : `${fmt(s.callsPerSec, 0)}/s (${fmt(s.msPerCall, 3)} ms)`;
 }
 
@@ -103,7 +104,7 @@ const rows = results.map((r) => {
     comparison: r.name,
     ours: side(r, 'ours'),
     baseline: `${side(r, 'baseline')}`,
-    ratio: r.error ? 'error' : `${fmt(r.ratio, 2)}${unit} [${fmt(r.ratioRange[0], 2)}-${fmt(r.ratioRange[1], 2)}]`,
+    ratio: r.error ? 'error' : `${fmt(r.ratio, 2)}${unit} [${fmt(r.ratioRange?.[0] ?? Number.NaN, 2)}-${fmt(r.ratioRange?.[1] ?? Number.NaN, 2)}]`,
     target: r.target ? `${r.target.op} ${r.target.value}` : 'info',
     verdict: r.error ? 'ERROR' : met === undefined ? '' : met ? 'met' : 'MISSED',
   };

@@ -101,7 +101,8 @@ describe('refunds', () => {
       created.push({ provider: p, id });
     }
     const onekey = await call(`${h.url}/v1/refunds/onekey/${created[4]!.id}`, { key: reader });
-    expect(onekey.body.currency).toBe('AED');
+    // The hint fills in a currency only when the account has none configured.
+    expect(onekey.body.currency).toBe((em.settings.onekey.currency as string | undefined) ?? 'AED');
 
     const stan = await call(`${h.url}/v1/refunds?provider=stan`, { key: reader });
     expect(stan.status).toBe(200);

@@ -122,7 +122,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   });
 
   app.register(async (api) => {
-    api.addHook('onRequest', async (request, reply) => {
+    api.addHook('onRequest', async (request) => {
       const scope = request.routeOptions.config.scope;
       if (!scope) return;
       const header = request.headers.authorization;
@@ -132,7 +132,6 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       const key = await verifier.verify(m[1]!);
       if (!key) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key');
       if (!hasScope(key.scopes, scope)) throw new ApiError(403, 'forbidden', `this API key lacks the ${scope} scope`);
-      void reply;
     });
 
     // ---- operations ----

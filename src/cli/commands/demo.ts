@@ -37,7 +37,7 @@ export function register(program: Command): void {
         const hub = await createRefundHub({ config, env, logger, databaseUrl: env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL });
         let server;
         try {
-          server = await startServer({ port, host: opts.host, hub });
+          server = await startServer({ port, host: opts.host, hub, logLevel: env.REFUNDHUB_LOG_LEVEL ?? 'warn' });
         } catch (e) {
           await emulator.close();
           throw e;

@@ -21,10 +21,11 @@ export function parsePort(value: string, flag = '--port'): number {
 }
 
 /** Builds the hub and the API, listens, and starts the poller and the deliverer. */
-export async function startServer(options: { port: number; host: string; hub?: RefundHub; hubOptions?: CreateRefundHubOptions }): Promise<RunningServer> {
-  const logger = createLogger({ level: process.env.REFUNDHUB_LOG_LEVEL ?? 'info' });
+export async function startServer(options: { port: number; host: string; hub?: RefundHub; hubOptions?: CreateRefundHubOptions; logLevel?: string }): Promise<RunningServer> {
+  const level = options.logLevel ?? process.env.REFUNDHUB_LOG_LEVEL ?? 'info';
+  const logger = createLogger({ level });
   const hub = options.hub ?? (await createRefundHub({ logger, ...options.hubOptions }));
-  const app = buildApp(hub);
+  const app = buildApp(hub, { logLevel: level });
   let url: string;
   try {
     url = await listen(app, options.port, options.host);
