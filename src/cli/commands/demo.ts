@@ -49,7 +49,9 @@ export function register(program: Command): void {
         const last = new Map<string, string>();
         for (const s of seeded) {
           try {
-            const { refund } = await hub.track(s.provider, s.id);
+            // OneKey's status response carries no currency; tracking with a currency hint shows how
+            // the amount still comes out in ISO minor units.
+            const { refund } = await hub.track(s.provider, s.id, s.provider === 'onekey' ? { currency: 'MXN' } : {});
             last.set(`${s.provider} ${s.id}`, refund.status);
           } catch (e) {
             printLine(`could not track ${s.provider} ${s.id}: ${(e as Error).message}`);

@@ -14,8 +14,7 @@ export const onekey: ProviderModule<OnekeySettings> = {
   id: 'onekey',
   displayName: 'OneKey Payments',
   config: onekeyConfig,
-  // OneKey's status response has no currency; the demo account says MXN so demo amounts come out in minor units.
-  demoSettings: () => ({ login: 'demo-onekey-login', secretKey: 'demo-onekey-secret', currency: 'MXN' }),
+  demoSettings: () => ({ login: 'demo-onekey-login', secretKey: 'demo-onekey-secret' }),
   // OneKey refund ids are integers (spec: `refund_id` schema type integer).
   validateId: (id) => requirePositiveInteger('onekey', id),
   createConnector: (account, ctx) => new OnekeyConnector(account, ctx),
