@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { DEFAULT_ACCOUNT } from '../../config/index.js';
@@ -6,7 +7,6 @@ import { createEmulator } from '../../emulator/index.js';
 import { createLogger } from '../../logger.js';
 import { API_SCOPES, createApiKey } from '../../server/auth.js';
 import { createRefundHub } from '../../service.js';
-import { DEFAULT_DATABASE_URL } from '../../store/index.js';
 import { guard, printLine } from '../output.js';
 import { parsePort, startServer, waitForSignal } from './serve.js';
 
@@ -15,6 +15,9 @@ import { parsePort, startServer, waitForSignal } from './serve.js';
  * tracking them on SQLite, with the emulators' signed notifications wired to the API. Prints the
  * URL, a demo API key and what to try, then each status change as it happens.
  */
+/** The demo's own SQLite file, recreated on every start (`serve` uses ./refundhub.db). */
+export const DEMO_DATABASE_FILE = './refundhub-demo.db';
+
 export function register(program: Command): void {
   program
     .command('demo')
@@ -34,7 +37,11 @@ export function register(program: Command): void {
         // Every provider's default account points at the emulator, with the credentials it accepts.
         const config = loadConfig({ env, file: program.opts().config });
         for (const id of PROVIDER_IDS) config.accounts.get(id)!.set(DEFAULT_ACCOUNT, { ...credentials[id], baseUrl: emulator.baseUrl(id) });
-        const hub = await createRefundHub({ config, env, logger, databaseUrl: env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL });
+        // The demo refunds have fixed ids and start over on every run; a database left by an
+        // earlier run would already hold them as final and show nothing moving. So the demo keeps
+        // its own file and starts it afresh, unless REFUNDHUB_DATABASE_URL names one.
+        if (!env.REFUNDHUB_DATABASE_URL) for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DATABASE_FILE}${suffix}`, { force: true });
+        const hub = await createRefundHub({ config, env, logger, databaseUrl: env.REFUNDHUB_DATABASE_URL ?? `sqlite:${DEMO_DATABASE_FILE}` });
         let server;
         try {
           server = await startServer({ port, host: opts.host, hub, logLevel: env.REFUNDHUB_LOG_LEVEL ?? 'warn' });
