@@ -29,11 +29,12 @@ export function parseIsoToUtc(value: unknown): string | null {
   const minute = Number(mi);
   const second = Number(s);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  // Date.UTC rolls 31 February into March; a provider sending that is sending garbage. Checked on
+  // the calendar date itself, before the offset moves the instant into another day.
+  if (new Date(Date.UTC(Number(y), month - 1, day)).getUTCDate() !== day) return null;
   const t = Date.UTC(Number(y), month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
-  const date = new Date(t);
-  // Date.UTC rolls 31 February into March; a provider sending that is sending garbage.
-  if (Number.isNaN(t) || (offsetMin === 0 && date.getUTCDate() !== day)) return null;
-  return date.toISOString();
+  if (Number.isNaN(t)) return null;
+  return new Date(t).toISOString();
 }
 
 /**

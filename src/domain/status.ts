@@ -17,11 +17,20 @@ export function createStatusMapper<K extends string>(
     const word = typeof raw === 'string' ? raw.trim().toLowerCase() : '';
     const status = lookup.get(word);
     if (status) return status;
-    const key = String(raw);
+    const key = describeRaw(raw);
     if (!warned.has(key)) {
       warned.add(key);
       logger?.warn({ provider, providerStatus: raw }, `unrecognized ${provider} refund status "${key}"; mapped to unknown`);
     }
     return 'unknown';
   };
+}
+
+/** String(raw), except that it cannot throw (null-prototype objects, throwing toString). */
+function describeRaw(raw: unknown): string {
+  try {
+    return String(raw);
+  } catch {
+    return Object.prototype.toString.call(raw);
+  }
 }
