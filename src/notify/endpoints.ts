@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EVENT_TYPES, isEventType } from '../domain/events.js';
 import { RefundHubError } from '../errors.js';
 import type { Db, Tx } from '../store/index.js';
-import { matchingEndpointIds, newDeliveryId, parseSubscribedEvents } from './outbox.js';
+import { matchingEndpointIds, parseSubscribedEvents, pendingDelivery } from './outbox.js';
 
 /**
  * Merchant webhook endpoints and their deliveries: registration (the secret is returned once,
@@ -285,19 +285,7 @@ export async function redeliverEvent(db: Db | Tx, eventId: string, now: number =
   if (missing.length > 0) {
     await db
       .insertInto('deliveries')
-      .values(missing.map((endpointId) => ({
-        id: newDeliveryId(),
-        event_id: eventId,
-        endpoint_id: endpointId,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        locked_until: null,
-        last_status_code: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      })))
+      .values(missing.map((endpointId) => pendingDelivery(eventId, endpointId, now)))
       .execute();
   }
   return { eventId, deliveries: existing.length + missing.length };

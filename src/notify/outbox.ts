@@ -10,6 +10,23 @@ import type { Db, Tx } from '../store/index.js';
 
 export const newDeliveryId = (): string => `dlv_${randomBytes(12).toString('base64url')}`;
 
+/** A new delivery job for one event and endpoint, due at once. */
+export function pendingDelivery(eventId: string, endpointId: string, now: number) {
+  return {
+    id: newDeliveryId(),
+    event_id: eventId,
+    endpoint_id: endpointId,
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: now,
+    locked_until: null,
+    last_status_code: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 /** Parses an endpoint's stored `events` JSON; anything unreadable subscribes to nothing. */
 export function parseSubscribedEvents(text: string): string[] {
   try {
@@ -45,21 +62,7 @@ export async function enqueueDeliveries(tx: Db | Tx, event: RefundEvent, now: nu
   if (endpointIds.length === 0) return 0;
   await tx
     .insertInto('deliveries')
-    .values(
-      endpointIds.map((endpointId) => ({
-        id: newDeliveryId(),
-        event_id: event.id,
-        endpoint_id: endpointId,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        locked_until: null,
-        last_status_code: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      })),
-    )
+    .values(endpointIds.map((endpointId) => pendingDelivery(event.id, endpointId, now)))
     .execute();
   return endpointIds.length;
 }

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import type { Logger } from '../logger.js';
+import { createStatusMapper } from './status.js';
+
+interface Entry {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  obj: object;
+  msg: string | undefined;
+}
+
+function recordingLogger(): Logger & { entries: Entry[] } {
+  const entries: Entry[] = [];
+  const logger: Logger & { entries: Entry[] } = {
+    entries,
+    debug: (obj, msg) => void entries.push({ level: 'debug', obj, msg }),
+    info: (obj, msg) => void entries.push({ level: 'info', obj, msg }),
+    warn: (obj, msg) => void entries.push({ level: 'warn', obj, msg }),
+    error: (obj, msg) => void entries.push({ level: 'error', obj, msg }),
+    child: () => logger,
+  };
+  return logger;
+}
+
+const table = { completed: 'succeeded', PENDING: 'pending', Failed: 'failed', voided: 'canceled', needs_info: 'requires_action' } as const;
+
+describe('createStatusMapper', () => {
+  it('maps known words case-insensitively (both the table keys and the input), trimming whitespace', () => {
+    const map = createStatusMapper('ziina', table);
+    const log = recordingLogger();
+    expect(map('completed', log)).toBe('succeeded');
+    expect(map('COMPLETED', log)).toBe('succeeded');
+    expect(map('Completed', log)).toBe('succeeded');
+    expect(map('pending', log)).toBe('pending');
+    expect(map('PENDING', log)).toBe('pending');
+    expect(map('failed', log)).toBe('failed');
+    expect(map('FAILED', log)).toBe('failed');
+    expect(map('  voided\n', log)).toBe('canceled');
+    expect(map('Needs_Info', log)).toBe('requires_action');
+    expect(log.entries).toEqual([]);
+  });
+
+  it('maps unknown words to unknown with exactly one warning per word', () => {
+    const map = createStatusMapper('stan', table);
+    const log = recordingLogger();
+    expect(map('exploded', log)).toBe('unknown');
+    expect(map('exploded', log)).toBe('unknown');
+    expect(map('exploded', log)).toBe('unknown');
+    expect(map('on_hold', log)).toBe('unknown');
+    expect(map('on_hold', log)).toBe('unknown');
+    expect(map('completed', log)).toBe('succeeded');
+    expect(log.entries).toHaveLength(2);
+    expect(log.entries.every((e) => e.level === 'warn')).toBe(true);
+    expect(log.entries[0]!.obj).toEqual({ provider: 'stan', providerStatus: 'exploded' });
+    expect(log.entries[0]!.msg).toBe('unrecognized stan refund status "exploded"; mapped to unknown');
+    expect(log.entries[1]!.obj).toEqual({ provider: 'stan', providerStatus: 'on_hold' });
+  });
+
+  it('remembers warnings per mapper, across loggers', () => {
+    const map = createStatusMapper('onekey', table);
+    const a = recordingLogger();
+    const b = recordingLogger();
+    map('weird', a);
+    map('weird', b);
+    expect(a.entries).toHaveLength(1);
+    expect(b.entries).toHaveLength(0);
+    // A mapper for another provider warns on its own.
+    const other = createStatusMapper('gr4vy', table);
+    other('weird', b);
+    expect(b.entries).toHaveLength(1);
+    expect(b.entries[0]!.obj).toEqual({ provider: 'gr4vy', providerStatus: 'weird' });
+  });
+
+  it('works without a logger', () => {
+    const map = createStatusMapper('tazapay', table);
+    expect(map('nope')).toBe('unknown');
+    expect(map('COMPLETED')).toBe('succeeded');
+  });
+
+  it('never throws on non-strings; each maps to unknown and warns once', () => {
+    const map = createStatusMapper('ziina', table);
+    const log = recordingLogger();
+    const nullProto = Object.create(null) as object;
+    const throwingToString = { toString: () => { throw new Error('boom'); } };
+    const values: unknown[] = [undefined, null, 42, 0, true, {}, [], ['completed'], Symbol('completed'), 10n, nullProto, throwingToString, () => 'completed'];
+    for (const v of values) {
+      expect(() => map(v, log)).not.toThrow();
+      expect(map(v, log)).toBe('unknown');
+    }
+    expect(log.entries.every((e) => e.level === 'warn')).toBe(true);
+    // Non-strings keyed by their string form: {} and nullProto and throwingToString share "[object Object]".
+    const statuses = log.entries.map((e) => (e.obj as { providerStatus: unknown }).providerStatus);
+    expect(statuses).toContain(undefined);
+    expect(statuses).toContain(null);
+    expect(statuses).toContain(42);
+    expect(new Set(log.entries.map((e) => e.msg)).size).toBe(log.entries.length);
+    expect(log.entries.length).toBeLessThan(values.length);
+  });
+
+  it('an empty or whitespace string is unknown', () => {
+    const map = createStatusMapper('ziina', table);
+    const log = recordingLogger();
+    expect(map('', log)).toBe('unknown');
+    expect(map('   ', log)).toBe('unknown');
+    expect(log.entries).toHaveLength(2);
+  });
+});
