@@ -8,5 +8,8 @@ export default defineConfig({
     pool: 'forks',
     // Two cores on these machines: more workers only fight for them.
     maxWorkers: 2,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" summary line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
   },
 });
