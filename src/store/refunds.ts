@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { CompiledQuery, Selectable } from 'kysely';
 import type { TrackedRefund } from '../domain/events.js';
 import type { ProviderId, RefundStatus } from '../domain/refund.js';
 import { REFUND_STATUSES } from '../domain/refund.js';
@@ -63,14 +63,18 @@ export function toTrackedRefund(row: RefundRow): TrackedRefund {
 
 /** The raw row, or undefined when the refund is not tracked. */
 export async function getRefundRow(db: Db | Tx, key: RefundKey): Promise<RefundRow | undefined> {
-  return db
-    .selectFrom('refunds')
-    .selectAll()
-    .where('provider', '=', key.provider)
-    .where('account', '=', key.account)
-    .where('refund_id', '=', key.id)
-    .executeTakeFirst();
+  // The API's hottest read: building and compiling the query costs more than running it, so it is
+  // compiled once per connection object and re-run with this key's parameters (same order).
+  let compiled = byKeyQueries.get(db);
+  if (!compiled) {
+    compiled = db.selectFrom('refunds').selectAll().where('provider', '=', '').where('account', '=', '').where('refund_id', '=', '').compile();
+    byKeyQueries.set(db, compiled);
+  }
+  const { rows } = await db.executeQuery<RefundRow>({ ...compiled, parameters: [key.provider, key.account, key.id] });
+  return rows[0];
 }
+
+const byKeyQueries = new WeakMap<Db | Tx, CompiledQuery<RefundRow>>();
 
 /** The tracked refund, or null when it is not tracked. */
 export async function getTracked(db: Db | Tx, key: RefundKey): Promise<TrackedRefund | null> {

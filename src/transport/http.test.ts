@@ -303,6 +303,37 @@ describe('per-attempt behaviour', () => {
     expect(elapsed).toBeLessThan(2000);
   });
 
+  it('a body dripped slower than the deadline fails the attempt, although each chunk resets undici\'s idle timer', async () => {
+    // Headers at once, then a byte every 300 ms for 6 s: never idle for the 1.5 s timeout, yet far past it.
+    const s = await scriptServer([
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"a":"');
+        const t = setInterval(() => res.write('x'), 300);
+        t.unref();
+        setTimeout(() => {
+          clearInterval(t);
+          res.end('"}');
+        }, 6000).unref();
+      },
+    ]);
+    const h = transportWith({ timeoutMs: 1500, maxAttempts: 1 });
+    const started = Date.now();
+    const err = await caught(h.transport.getJson(get(s.url)));
+    expect(err.code).toBe('provider_error');
+    expect(err.message).toBe('ziina: timed out after 1500 ms');
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('a response over maxResponseBytes is invalid_response, not retried', async () => {
+    const s = await scriptServer([raw(200, JSON.stringify({ pad: 'x'.repeat(20_000) }), { 'content-type': 'application/json' })]);
+    const h = transportWith({ maxResponseBytes: 10_000 });
+    const err = await caught(h.transport.getJson(get(s.url)));
+    expect(err.code).toBe('invalid_response');
+    expect(err.message).toBe('ziina: response larger than 10000 bytes');
+    expect(s.hits).toHaveLength(1);
+  });
+
   it('2xx with bad JSON -> invalid_response', async () => {
     const s = await scriptServer([raw(200, '<html>oops</html>', { 'content-type': 'text/html' })]);
     const h = transportWith();

@@ -17,6 +17,8 @@ export interface TransportOptions {
   maxAttempts?: number;
   /** First backoff step, default 200 ms; doubles per attempt, full jitter. */
   baseDelayMs?: number;
+  /** Largest response body accepted, default 5 MiB (a refund is a few KiB); larger is invalid_response. */
+  maxResponseBytes?: number;
   /** Longest we will wait inside one call (backoff or Retry-After), default 5 s. Longer asks are surfaced as rate_limited. */
   maxDelayMs?: number;
   dispatcher?: Dispatcher;
@@ -98,12 +100,30 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const clock = options.clock ?? systemClock;
   const wait = options.sleep ?? ((ms: number) => sleep(ms));
   const random = options.random ?? Math.random;
-  const ownDispatcher = options.dispatcher ? undefined : new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { timeout: timeoutMs } });
+  const maxResponseBytes = options.maxResponseBytes ?? 5 * 1024 * 1024;
+  const ownDispatcher = options.dispatcher
+    ? undefined
+    : new Agent({ keepAliveTimeout: 10_000, connections: 64, connect: { timeout: timeoutMs }, maxResponseSize: maxResponseBytes });
   const dispatcher = options.dispatcher ?? ownDispatcher!;
 
   const backoff = (attempt: number) => Math.round(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
 
-  async function attemptOnce(req: HttpRequest): Promise<HttpResponse> {
+  // Whole-attempt deadlines. undici's bodyTimeout is an idle timer that every chunk resets, so a
+  // provider dripping a byte at a time would hold an attempt forever; one sweeper destroys bodies
+  // past their deadline. (An AbortSignal per attempt would do it too, at ~20 us per call.)
+  const deadlines = new Set<{ at: number; body: { destroy(err: Error): unknown } }>();
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = () => {
+    const now = performance.now();
+    for (const d of deadlines) {
+      if (d.at <= now) {
+        deadlines.delete(d);
+        d.body.destroy(Object.assign(new Error('attempt deadline passed'), { name: 'TimeoutError' }));
+      }
+    }
+  };
+
+  async function attemptOnce(req: HttpRequest, started: number): Promise<HttpResponse> {
     // Most connectors build headers synchronously; skip the extra await (a microtask per call) for them.
     const built = req.headers();
     const headers = built instanceof Promise ? await built : built;
@@ -112,15 +132,24 @@ export function createTransport(options: TransportOptions = {}): Transport {
       headers,
       body: req.body,
       dispatcher,
-      // The per-attempt timeout is undici's own headers and body timers (plus the agent's connect
-      // timeout): an AbortSignal.timeout per attempt costs ~12% of a loopback call. Those timers
-      // tick at about 1 s, so only a sub-second timeout gets a precise signal of its own.
+      // Waiting for headers is bounded by undici's own timer (plus the agent's connect timeout).
+      // Its timers tick at about 1 s, so only a sub-second timeout gets a precise signal of its own.
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       ...(timeoutMs < 1000 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
     });
-    const body = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, body };
+    const deadline = { at: started + timeoutMs, body: res.body };
+    deadlines.add(deadline);
+    if (!sweeper) {
+      sweeper = setInterval(sweep, Math.min(250, timeoutMs));
+      sweeper.unref();
+    }
+    try {
+      const body = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, body };
+    } finally {
+      deadlines.delete(deadline);
+    }
   }
 
   async function send(req: HttpRequest): Promise<HttpResponse> {
@@ -128,9 +157,12 @@ export function createTransport(options: TransportOptions = {}): Transport {
       const started = performance.now();
       let res: HttpResponse;
       try {
-        res = await attemptOnce(req);
+        res = await attemptOnce(req, started);
       } catch (e) {
         const code = networkErrorCode(e);
+        if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+          throw new RefundHubError('invalid_response', `${req.provider}: response larger than ${maxResponseBytes} bytes`, { provider: req.provider, retryable: false, cause: e });
+        }
         const timedOut = (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError' || code?.includes('TIMEOUT');
         options.onAttempt?.({ provider: req.provider, attempt, status: null, durationMs: performance.now() - started, error: code ?? (e as Error)?.name });
         const retryable = timedOut || (code !== undefined && RETRYABLE_NETWORK_CODES.has(code)) || e instanceof undiciErrors.SocketError;
@@ -164,7 +196,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
     }
     if (res.status >= 200 && res.status < 300) {
       if (parseFailed || parsed === undefined) {
-        throw new RefundHubError('invalid_response', `${req.provider}: response is not valid JSON (HTTP ${res.status})`, { provider: req.provider, httpStatus: res.status, retryable: true });
+        throw new RefundHubError('invalid_response', `${req.provider}: response is not valid JSON (HTTP ${res.status})`, { provider: req.provider, httpStatus: res.status, retryable: false });
       }
       return parsed;
     }
@@ -177,6 +209,8 @@ export function createTransport(options: TransportOptions = {}): Transport {
     send,
     getJson,
     async close() {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
       await ownDispatcher?.close();
     },
   };

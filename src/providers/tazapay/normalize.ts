@@ -20,9 +20,9 @@ const text = (v: string | null | undefined): string | null => (typeof v === 'str
 
 /**
  * Converts Tazapay's always-two-decimals integer into true ISO minor units: JPY 10000 -> 100,
- * KWD 10089 -> 100890, AED 1050 -> 1050. When that would drop digits (JPY 10050) or the
- * currency is unknown, the amount cannot be known: `amount` is null and `amountDecimal` keeps
- * Tazapay's own decimal value.
+ * KWD 10089 -> 100890, AED 1050 -> 1050. When the currency is unknown, `amount` is null and
+ * `amountDecimal` keeps Tazapay's own decimal value; when the value would drop digits of a known
+ * currency (JPY 10050), both are null (the value stays in `raw`).
  */
 export function tazapayMoney(amount: number | null | undefined, currency: string | null | undefined, logger?: Logger): NormalizedMoney {
   const code = text(currency)?.toUpperCase() ?? null;
@@ -35,8 +35,10 @@ export function tazapayMoney(amount: number | null | undefined, currency: string
   }
   const minor = rescaleMinor(amount, TAZAPAY_IMPLIED_DECIMALS, exponent);
   if (minor === undefined) {
+    // amountDecimal promises exactly the currency's ISO digits; "100.50" JPY cannot be written so.
+    // The provider's value stays in `raw`.
     logger?.warn({ provider: 'tazapay', currency: code, amountDecimal: given }, `tazapay amount ${given} does not fit ${code}'s ${exponent} decimals; amount left unknown`);
-    return { amount: null, currency: code, amountDecimal: given };
+    return { amount: null, currency: code, amountDecimal: null };
   }
   return { amount: minor, currency: code, amountDecimal: minorToDecimal(minor, exponent) };
 }

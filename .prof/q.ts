@@ -1,0 +1,35 @@
+import { createStore } from '../src/store/index.js';
+import { getTracked } from '../src/store/refunds.js';
+const store = await createStore('sqlite:/tmp/prof.db');
+const row = await store.db.selectFrom('refunds').select(['provider','account','refund_id']).executeTakeFirstOrThrow();
+const key = { provider: row.provider as any, account: row.account, id: row.refund_id };
+const logged: string[] = [];
+for (let i = 0; i < 2000; i++) await getTracked(store.db, key);
+let t = performance.now();
+for (let i = 0; i < 5000; i++) await getTracked(store.db, key);
+console.log('getTracked us', ((performance.now() - t) / 5000 * 1000).toFixed(1));
+const { default: SQLite } = await import('better-sqlite3');
+const raw = new SQLite('/tmp/prof.db');
+const st = raw.prepare('select * from refunds where provider = ? and account = ? and refund_id = ?');
+t = performance.now();
+for (let i = 0; i < 5000; i++) st.get(key.provider, key.account, key.id);
+console.log('raw prepared get us', ((performance.now() - t) / 5000 * 1000).toFixed(1));
+t = performance.now();
+for (let i = 0; i < 5000; i++) raw.prepare('select * from refunds where provider = ? and account = ? and refund_id = ?').get(key.provider, key.account, key.id);
+console.log('prepare+get us', ((performance.now() - t) / 5000 * 1000).toFixed(1));
+console.log(raw.prepare('explain query plan select * from refunds where provider = ? and account = ? and refund_id = ?').all(key.provider, key.account, key.id));
+await store.close();
+{
+const store = await createStore('sqlite:/tmp/prof.db');
+const { getRefundRow, toTrackedRefund } = await import('../src/store/refunds.js');
+const row = (await store.db.selectFrom('refunds').selectAll().executeTakeFirstOrThrow());
+const key = { provider: row.provider as any, account: row.account, id: row.refund_id };
+let t = performance.now();
+for (let i = 0; i < 5000; i++) await getRefundRow(store.db, key);
+console.log('getRefundRow us', ((performance.now() - t) / 5000 * 1000).toFixed(1));
+t = performance.now();
+for (let i = 0; i < 5000; i++) toTrackedRefund(row);
+console.log('toTrackedRefund us', ((performance.now() - t) / 5000 * 1000).toFixed(1));
+console.log('raw length', row.raw.length);
+await store.close();
+}

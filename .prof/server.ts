@@ -1,0 +1,21 @@
+import { loadConfig } from '../src/config/index.js';
+import { PROVIDER_IDS } from '../src/domain/refund.js';
+import { silentLogger } from '../src/logger.js';
+import { buildApp, listen } from '../src/server/app.js';
+import { createApiKey } from '../src/server/auth.js';
+import { createRefundHub } from '../src/service.js';
+import { startEmulator } from '../test/support/emulator.js';
+import { writeFileSync, rmSync } from 'node:fs';
+
+rmSync('/tmp/prof.db', { force: true });
+const em = await startEmulator();
+const config = em.config();
+const hub = await createRefundHub({ databaseUrl: 'sqlite:/tmp/prof.db', config, logger: silentLogger, env: {} });
+const r = em.emulator.createRefund('gr4vy', {});
+await hub.track('gr4vy', String(r.id));
+const key = await createApiKey(hub.db, ['refunds:read'], 'p');
+const app = buildApp(hub, { logLevel: 'silent' });
+const url = await listen(app, 4555, '127.0.0.1');
+writeFileSync('/tmp/prof.env', `URL=${url}/v1/refunds/gr4vy/${r.id}\nKEY=${key}\n`);
+console.log('ready');
+setTimeout(async () => { await app.close(); await hub.stop(); await em.close(); process.exit(0); }, 14000);
