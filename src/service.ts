@@ -8,7 +8,7 @@ import type { TrackedRefund } from './domain/events.js';
 import type { ProviderId, RefundStatus } from './domain/refund.js';
 import { PROVIDER_IDS } from './domain/refund.js';
 import { RefundHubError } from './errors.js';
-import { createBackgroundTracker, receiveNotification, type IngestDeps } from './ingest/receive.js';
+import { createBackgroundTracker, receiveNotification, recoverPendingNotifications, type IngestDeps } from './ingest/receive.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -21,7 +21,8 @@ import type { Db, Store } from './store/index.js';
 import { createStore, DEFAULT_DATABASE_URL } from './store/index.js';
 import { countByStatus, countDue, getHistory, getTracked, listTracked, type RefundKey } from './store/refunds.js';
 import { KeyedLock } from './sync/lock.js';
-import { syncRefund, type SyncDeps, type SyncResult } from './sync/sync-refund.js';
+import { allowPrivateWebhookUrlsFromEnv } from './notify/endpoints.js';
+import { syncRefund, type SyncDeps, type SyncResult, type SyncSource } from './sync/sync-refund.js';
 import type { Transport, TransportOptions } from './transport/http.js';
 import { createTransport } from './transport/http.js';
 
@@ -48,6 +49,11 @@ export interface CreateRefundHubOptions {
   deliverer?: Omit<Partial<DelivererOptions>, 'store' | 'clock' | 'logger' | 'metrics'>;
   /** Scheduler options (tests turn jitter off). */
   scheduler?: Omit<SchedulerOptions, 'config'>;
+  /**
+   * Whether webhook endpoints may point at loopback, private or link-local addresses (checked when
+   * an endpoint is created and on every delivery). Default: REFUNDHUB_WEBHOOK_ALLOW_PRIVATE, else false.
+   */
+  allowPrivateWebhookUrls?: boolean;
 }
 
 export type { Deliverer, Poller };
@@ -55,6 +61,8 @@ export type { Deliverer, Poller };
 export interface TrackOptions {
   account?: string;
   currency?: string | null;
+  /** Who asked: `api` (default) for the HTTP API, `manual` for the CLI. */
+  source?: SyncSource;
 }
 
 export interface RefundRef {
@@ -73,6 +81,8 @@ export interface NotificationInput {
 }
 
 export interface RefundHub {
+  /** Whether webhook endpoints may target internal addresses (see CreateRefundHubOptions). */
+  readonly allowPrivateWebhookUrls: boolean;
   readonly store: Store;
   readonly db: Db;
   readonly client: RefundClient;
@@ -152,7 +162,8 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     leaseMs: options.poller?.leaseMs,
     clock,
   });
-  const deliverer = createDeliverer({ ...options.deliverer, store, clock, logger, metrics });
+  const allowPrivateWebhookUrls = options.allowPrivateWebhookUrls ?? allowPrivateWebhookUrlsFromEnv(env);
+  const deliverer = createDeliverer({ allowPrivateUrls: allowPrivateWebhookUrls, ...options.deliverer, store, clock, logger, metrics });
 
   function key(provider: string, id: string, account: string | undefined): RefundKey {
     const v = client.validate(provider, id);
@@ -163,8 +174,13 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
 
   let started = false;
   let stopped = false;
+  // Notifications answered but not yet re-fetched (a crash in between) are picked up again: at
+  // start, then every 30 s.
+  let recoveryTimer: NodeJS.Timeout | undefined;
+  const recover = (): void => tracker.track(recoverPendingNotifications(ingestDeps));
 
   const hub: RefundHub = {
+    allowPrivateWebhookUrls,
     store,
     db: store.db,
     client,
@@ -181,10 +197,14 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
       started = true;
       poller.start();
       deliverer.start();
+      recover();
+      recoveryTimer = setInterval(recover, 30_000);
+      recoveryTimer.unref();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      if (recoveryTimer) clearInterval(recoveryTimer);
       await Promise.allSettled([poller.stop(), deliverer.stop()]);
       await drain();
       await client.close();
@@ -201,7 +221,7 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
       }
       const existing = await getTracked(store.db, k);
       if (existing) return { refund: existing, created: false };
-      const r = await syncRefund(syncDeps, { ...k, source: 'api', currency });
+      const r = await syncRefund(syncDeps, { ...k, source: opts.source ?? 'api', currency });
       return { refund: r.refund, created: r.created };
     },
     async get(provider, id, opts = {}) {

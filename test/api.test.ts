@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderId } from '../src/domain/refund.js';
 import { getProvider } from '../src/providers/registry.js';
+import { buildApp, TokenBucketLimiter } from '../src/server/app.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { call, startHub, startReceiver, tempDir, type RunningHub, type WebhookReceiver } from './support/hub.js';
 import { pollUntil } from './support/wait.js';
@@ -376,9 +379,28 @@ describe('bad input gets the right 4xx with {error:{code,message}}, never a 500'
     ['stan not a notification', 400, 'invalid_input', () => call(`${h.url}/v1/notifications/stan`, { body: 'hello', headers: { 'content-type': 'text/plain' } })],
     ['onekey bad refund id', 400, 'invalid_input', () => call(`${h.url}/v1/notifications/onekey`, { body: '{"refund_id":"x"}', headers: { 'content-type': 'application/json' } })],
     ['notification 2 MiB body', 413, 'payload_too_large', () => call(`${h.url}/v1/notifications/stan`, { body: big, headers: { 'content-type': 'application/json' } })],
-    // routing
+    // routing and Fastify's own errors, all in the envelope
     ['unknown route', 404, 'route_not_found', () => call(`${h.url}/v1/nothing`, { key: admin })],
+    ['unknown route, no key', 404, 'route_not_found', () => call(`${h.url}/nothing/at/all`)],
+    ['bad percent-encoding in the path', 400, 'invalid_input', () => call(`${h.url}/v1/refunds/ziina/%ZZ`, { key: reader })],
+    ['bad percent-encoding, no key', 400, 'invalid_input', () => call(`${h.url}/v1/refunds/ziina/%ZZ`)],
+    ['600-char id', 414, 'uri_too_long', () => call(`${h.url}/v1/refunds/ziina/${'a'.repeat(600)}`, { key: reader })],
+    ['600-char id, no key', 414, 'uri_too_long', () => call(`${h.url}/v1/refunds/ziina/${'a'.repeat(600)}/events`)],
+    ['20 KiB URL', 431, 'request_header_too_large', () => call(`${h.url}/v1/refunds?cursor=${'c'.repeat(20_000)}`, { key: reader })],
+    ['DELETE on the refunds collection', 405, 'method_not_allowed', () => call(`${h.url}/v1/refunds`, { method: 'DELETE', key: admin })],
+    ['PUT on a refund', 405, 'method_not_allowed', () => call(`${h.url}/v1/refunds/ziina/${validUuid}`, { method: 'PUT', key: admin, json: {} })],
+    ['GET on a notification route', 405, 'method_not_allowed', () => call(`${h.url}/v1/notifications/stan`)],
+    ['text body to a JSON route', 415, 'unsupported_media_type', () => call(`${h.url}/v1/webhook-endpoints`, { key: hooks, body: 'url=x', headers: { 'content-type': 'text/plain' } })],
+    ['JSON with a bad Content-Type charset', 415, 'unsupported_media_type', () => call(`${h.url}/v1/refunds`, { key: admin, body: '{}', headers: { 'content-type': 'application/jsonx' } })],
+    ['validation: id too long in the body', 400, 'invalid_input', () => call(`${h.url}/v1/refunds`, { key: admin, json: { provider: 'ziina', id: 'x'.repeat(300) } })],
+    ['validation: events not an array', 400, 'invalid_input', () => call(`${h.url}/v1/webhook-endpoints`, { key: hooks, json: { url: 'https://x.example/', events: 'refund.failed' } })],
   ];
+
+  it('405 names the allowed methods', async () => {
+    const r = await call(`${h.url}/v1/refunds`, { method: 'DELETE', key: admin });
+    expect(r.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(r.headers.get('content-type')).toContain('application/json');
+  });
 
   it('every case', async () => {
     const failures: string[] = [];
@@ -408,5 +430,168 @@ describe('bad input gets the right 4xx with {error:{code,message}}, never a 500'
     expect(JSON.stringify(rows)).not.toContain(key);
     expect(await revokeApiKey(h.hub.db, info.id)).toBe(true);
     await pollUntil(async () => (await call(`${h.url}/v1/refunds`, { key })).status === 401, { timeoutMs: 3000, intervalMs: 50, what: 'revocation' });
+  });
+});
+
+describe('provider throttling', () => {
+  it('503 rate_limited carries Retry-After (seconds) when the provider gave one', async () => {
+    const id = newRefund('ziina');
+    expect((await call(`${h.url}/v1/refunds`, { key: admin, json: { provider: 'ziina', id } })).status).toBe(201);
+    em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 5, retryAfterS: 120 });
+    const r = await call(`${h.url}/v1/refunds/ziina/${id}?refresh=true`, { key: reader });
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('rate_limited');
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(119);
+    expect(Number(r.headers.get('retry-after'))).toBeLessThanOrEqual(120);
+    em.emulator.reset();
+  });
+
+  it('without a provider Retry-After there is no header', async () => {
+    const id = newRefund('ziina');
+    expect((await call(`${h.url}/v1/refunds`, { key: admin, json: { provider: 'ziina', id } })).status).toBe(201);
+    em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 5 });
+    const r = await call(`${h.url}/v1/refunds/ziina/${id}?refresh=true`, { key: reader });
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('rate_limited');
+    expect(r.headers.get('retry-after')).toBeNull();
+    em.emulator.reset();
+  });
+});
+
+describe('webhook URL policy over the API (a deployment without the opt-in)', () => {
+  let strict: FastifyInstance;
+  beforeAll(async () => {
+    strict = buildApp(h.hub, { logLevel: 'silent', webhookUrlLookup: async (host) => (host === 'hooks.merchant.example' ? [{ address: '93.184.215.14', family: 4 }] : [{ address: '10.0.0.8', family: 4 }]) });
+    await strict.ready();
+  });
+  afterAll(async () => {
+    await strict?.close();
+  });
+  const post = (url: string) =>
+    strict.inject({ method: 'POST', url: '/v1/webhook-endpoints', headers: { authorization: `Bearer ${hooks}`, 'content-type': 'application/json' }, payload: JSON.stringify({ url }) });
+
+  it.each(['http://127.0.0.1:9/hook', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/x', 'http://intranet.example/x'])('%s is 400 invalid_input', async (url) => {
+    const r = await post(url);
+    expect(r.statusCode).toBe(400);
+    expect(r.json().error.code).toBe('invalid_input');
+  });
+
+  it('credentials in the URL are rejected and not echoed', async () => {
+    const r = await post('https://bob:hunter2-secret@hooks.merchant.example/x');
+    expect(r.statusCode).toBe(400);
+    expect(r.json().error.code).toBe('invalid_input');
+    expect(r.body).not.toContain('hunter2-secret');
+  });
+
+  it('a public hostname is accepted', async () => {
+    const r = await post('https://hooks.merchant.example/rh');
+    expect(r.statusCode).toBe(201);
+    await call(`${h.url}/v1/webhook-endpoints/${r.json().id}`, { method: 'DELETE', key: hooks });
+  });
+});
+
+describe('rate limit on the unauthenticated notification routes', () => {
+  let t = 0;
+  let limited: FastifyInstance;
+  beforeAll(async () => {
+    limited = buildApp(h.hub, { logLevel: 'silent', notificationRateLimit: { perSecond: 2, burst: 3 }, rateLimitNow: () => t });
+    await limited.ready();
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+  const notify = (ip = '203.0.113.7') =>
+    limited.inject({ method: 'POST', url: '/v1/notifications/stan', remoteAddress: ip, headers: { 'content-type': 'application/json' }, payload: 'not json' });
+
+  it('allows the burst, then 429 too_many_requests with Retry-After, then refills', async () => {
+    for (let i = 0; i < 3; i++) expect((await notify()).statusCode).toBe(400);
+    const over = await notify();
+    expect(over.statusCode).toBe(429);
+    expect(over.json()).toEqual({ error: { code: 'too_many_requests', message: expect.any(String) } });
+    expect(over.headers['retry-after']).toBe('1');
+    // Another client has its own bucket.
+    expect((await notify('198.51.100.1')).statusCode).toBe(400);
+    // Half a second refills one token at 2/s.
+    t += 500;
+    expect((await notify()).statusCode).toBe(400);
+    expect((await notify()).statusCode).toBe(429);
+  });
+
+  it('only the notification routes are limited', async () => {
+    for (let i = 0; i < 10; i++) expect((await limited.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  });
+
+  it('the default is 20/s with a burst of 200, and it can be turned off', async () => {
+    const defaults = buildApp(h.hub, { logLevel: 'silent', rateLimitNow: () => 0 });
+    const off = buildApp(h.hub, { logLevel: 'silent', notificationRateLimit: false });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 201; i++) codes.push((await defaults.inject({ method: 'POST', url: '/v1/notifications/stan', payload: 'x', headers: { 'content-type': 'text/plain' } })).statusCode);
+      expect(codes.slice(0, 200).every((c) => c === 400)).toBe(true);
+      expect(codes[200]).toBe(429);
+      for (let i = 0; i < 250; i++) expect((await off.inject({ method: 'POST', url: '/v1/notifications/stan', payload: 'x', headers: { 'content-type': 'text/plain' } })).statusCode).toBe(400);
+    } finally {
+      await defaults.close();
+      await off.close();
+    }
+  });
+
+  it('TokenBucketLimiter forgets idle buckets when it reaches its bound', () => {
+    let now = 0;
+    const limiter = new TokenBucketLimiter(1, 1, () => now, 2);
+    expect(limiter.take('a')).toBe(0);
+    expect(limiter.take('a')).toBe(1000);
+    expect(limiter.take('b')).toBe(0);
+    now = 5_000;
+    expect(limiter.take('c')).toBe(0);
+    expect(limiter.take('a')).toBe(0);
+  });
+});
+
+describe('request logging', () => {
+  it('one info line per request with method, redacted url, status, time and reqId; the reqId is on every line', async () => {
+    const lines: Array<Record<string, any>> = [];
+    const logger = pino({ level: 'info', base: undefined }, { write: (chunk: string) => void lines.push(JSON.parse(chunk)) });
+    const logged = buildApp(h.hub, { logger: logger as unknown as FastifyBaseLogger });
+    try {
+      const id = newRefund('ziina');
+      await logged.inject({ method: 'POST', url: '/v1/refunds', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, payload: JSON.stringify({ provider: 'ziina', id }) });
+      lines.length = 0;
+      const ok = await logged.inject({ method: 'GET', url: `/v1/refunds/ziina/${id}?account=default&token=s3cret-tok&api_key=s3cret-key`, headers: { authorization: `Bearer ${reader}` } });
+      expect(ok.statusCode).toBe(200);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        level: 30,
+        msg: 'request completed',
+        reqId: ok.headers['x-request-id'],
+        method: 'GET',
+        url: `/v1/refunds/ziina/${id}?account=default&token=[redacted]&api_key=[redacted]`,
+        statusCode: 200,
+      });
+      expect(typeof lines[0]!.responseTime).toBe('number');
+      expect(JSON.stringify(lines)).not.toMatch(/s3cret|Bearer/);
+
+      // A request that logs along the way: every line carries its reqId.
+      lines.length = 0;
+      em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 5, retryAfterS: 60 });
+      const throttled = await logged.inject({ method: 'GET', url: `/v1/refunds/ziina/${id}?refresh=true`, headers: { authorization: `Bearer ${reader}` } });
+      em.emulator.reset();
+      expect(throttled.statusCode).toBe(503);
+      const mine = lines.filter((l) => l.reqId !== undefined);
+      expect(mine.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(mine.map((l) => l.reqId))).toEqual(new Set([throttled.headers['x-request-id']]));
+      expect(mine.at(-1)).toMatchObject({ msg: 'request completed', statusCode: 503 });
+      expect(lines.some((l) => /incoming request/.test(l.msg))).toBe(false);
+
+      // Fastify's own early errors get their line too.
+      lines.length = 0;
+      const bad = await logged.inject({ method: 'GET', url: '/v1/refunds/ziina/%ZZ' });
+      expect(bad.statusCode).toBe(400);
+      expect(lines.filter((l) => l.msg === 'request completed')).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ statusCode: 400, reqId: bad.headers['x-request-id'], url: '/v1/refunds/ziina/%ZZ' });
+      expect(bad.json().error.code).toBe('invalid_input');
+    } finally {
+      await logged.close();
+    }
   });
 });

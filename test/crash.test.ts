@@ -109,7 +109,7 @@ describe('crash safety', () => {
     // Key and endpoint straight into the file before the first start.
     const setup = await createStore(`sqlite:${dbFile}`);
     const key = await createApiKey(setup.db, API_SCOPES, 'crash');
-    const endpoint = await createEndpoint(setup.db, { url: rx.url });
+    const endpoint = await createEndpoint(setup.db, { url: rx.url }, Date.now(), { allowPrivateWebhookUrls: true });
     await setup.close();
     rx.secret = endpoint.secret;
 

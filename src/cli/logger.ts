@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
  */
 export function createCliLogger(level: string = process.env.REFUNDHUB_LOG_LEVEL ?? 'warn'): Logger {
   const order = ['debug', 'info', 'warn', 'error'];
-  const min = Math.max(0, order.indexOf(level));
+  const min = level === 'silent' ? order.length : Math.max(0, order.indexOf(level === 'trace' ? 'debug' : level === 'fatal' ? 'error' : level));
   const emit = (lvl: string) => (_obj: object, msg?: string) => {
     if (order.indexOf(lvl) >= min && msg) process.stderr.write(`refundhub: ${lvl === 'warn' ? 'warning' : lvl}: ${msg}\n`);
   };

@@ -12,12 +12,37 @@ export class CliExit extends Error {
   }
 }
 
+/**
+ * A reader that goes away (`refundhub list | head -1`) is not an error: on EPIPE the CLI stops
+ * writing and exits quietly with the exit code it had so far (0), the way Unix filters do, instead
+ * of crashing with an unhandled 'error' event and a stack trace. Installed once, on first import.
+ */
+let stdoutClosed = false;
+function onOutputError(err: NodeJS.ErrnoException): void {
+  if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+    stdoutClosed = true;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  }
+  // Anything else on stdout (disk full on a redirect...) is reported once, without a stack.
+  process.stderr.write(`refundhub: cannot write output: ${err.message}\n`);
+  process.exit(1);
+}
+process.stdout.on('error', onOutputError);
+process.stderr.on('error', () => {
+  // Nowhere left to report to.
+});
+
+function write(text: string): void {
+  if (stdoutClosed) return;
+  process.stdout.write(text);
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function printLine(line = ''): void {
-  process.stdout.write(`${line}\n`);
+  write(`${line}\n`);
 }
 
 /** The exit code for any error: RefundHubError codes map through ERROR_CODES; anything else is 1. */

@@ -24,11 +24,17 @@ describe('decideTransition', () => {
     expect(decideTransition('unknown', 'pending')).toEqual({ kind: 'change', apply: true, eventType: 'refund.updated' });
   });
 
-  it('a final refund read as not final is a stale read: anomaly, not applied, no event', () => {
+  it('a final refund read as pending or requires_action is a stale read: anomaly, not applied, no event', () => {
     for (const prev of ['succeeded', 'failed', 'canceled'] as RefundStatus[]) {
-      for (const next of ['pending', 'requires_action', 'unknown'] as RefundStatus[]) {
+      for (const next of ['pending', 'requires_action'] as RefundStatus[]) {
         expect(decideTransition(prev, next)).toEqual({ kind: 'anomaly', apply: false, eventType: null });
       }
+    }
+  });
+
+  it('a final refund read as unknown keeps its status (anomaly) but raises refund.unknown_status', () => {
+    for (const prev of ['succeeded', 'failed', 'canceled'] as RefundStatus[]) {
+      expect(decideTransition(prev, 'unknown')).toEqual({ kind: 'anomaly', apply: false, eventType: 'refund.unknown_status' });
     }
   });
 

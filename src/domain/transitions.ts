@@ -7,7 +7,8 @@ import { isFinalStatus } from './refund.js';
  * - `tracked`: the first observation (no previous status);
  * - `change`: a new status that is applied;
  * - `reversal`: a final status turned into another final status (a late failure or reversal), applied;
- * - `anomaly`: a final refund read back as not final (a stale read), recorded but NOT applied;
+ * - `anomaly`: a final refund read back as not final (a stale read), recorded but NOT applied; when
+ *   it reads as `unknown` (a provider status we cannot map) it still raises `refund.unknown_status`;
  * - `none`: the same status again.
  */
 export type TransitionKind = 'tracked' | 'change' | 'reversal' | 'anomaly' | 'none';
@@ -43,8 +44,10 @@ export function decideTransition(prev: RefundStatus | null, next: RefundStatus):
   if (prev === null) return { kind: 'tracked', apply: true, eventType: eventTypeForStatus(next) };
   if (prev === next) return { kind: 'none', apply: false, eventType: null };
   if (isFinalStatus(prev)) {
-    // A final refund read as pending/requires_action/unknown is a stale read (replica lag, cache):
-    // keep the final status, record the anomaly, tell nobody.
+    // A final refund read as pending/requires_action is a stale read (replica lag, cache): keep the
+    // final status, record the anomaly, tell nobody. Read as `unknown` it may be a real change we
+    // cannot map (a new provider status): keep the final status, but raise the alert.
+    if (next === 'unknown') return { kind: 'anomaly', apply: false, eventType: 'refund.unknown_status' };
     if (!isFinalStatus(next)) return { kind: 'anomaly', apply: false, eventType: null };
     return { kind: 'reversal', apply: true, eventType: 'refund.reversed' };
   }

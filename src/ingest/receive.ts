@@ -4,7 +4,9 @@ import { isProviderId, type ProviderId } from '../domain/refund.js';
 import { isRefundHubError, RefundHubError, toRefundHubError } from '../errors.js';
 import { getProvider } from '../providers/registry.js';
 import type { ParsedNotification, ProviderModule } from '../providers/types.js';
+import { getRefundRow, refundKeyString, rescheduleCheck, type RefundKey } from '../store/refunds.js';
 import { syncRefund, type SyncDeps } from '../sync/sync-refund.js';
+import { withWriteTransaction } from '../sync/write-tx.js';
 
 /** The spine's dependencies plus config (notification secrets) and a tracker for background work. */
 export type IngestDeps = SyncDeps & {
@@ -103,45 +105,85 @@ export async function receiveNotification(deps: IngestDeps, input: NotificationR
     return { status, body: errorBody(code, err.message) };
   }
 
-  const { db } = deps.store;
-  let duplicate = false;
-  if (parsed.eventId !== null) {
-    // A provider redelivering the same event: harmless. One whose earlier processing failed is retried.
-    const earlier = await db
-      .selectFrom('notifications')
-      .select('id')
-      .where('provider', '=', provider)
-      .where('account', '=', account)
-      .where('event_id', '=', parsed.eventId)
-      .where('outcome', '!=', 'failed')
-      .executeTakeFirst();
-    duplicate = earlier !== undefined;
-  }
-  const inserted = await db
-    .insertInto('notifications')
-    .values({
-      provider,
-      account,
-      refund_id: refundId,
-      event_id: parsed.eventId,
-      event_type: parsed.eventType,
-      received_at: now,
-      body: input.rawBody.toString('utf8'),
-      outcome: duplicate ? 'duplicate' : 'pending',
-      processed_at: duplicate ? now : null,
-      error: null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const notificationId = Number(inserted.id);
+  const key = { provider, account, id: refundId };
+  const signed = module.notifications.signed;
+  // Only a signed body can be believed about the status it claims; an unsigned one (Stan, OneKey)
+  // is never de-duplicated on its content: anyone could replay it, and re-fetching is harmless.
+  const claimed = signed ? claimedStatus(parsed) : null;
+  const { text: body, truncated } = capBody(input.rawBody);
+  if (truncated) deps.logger.warn({ provider, account, refundId, bytes: input.rawBody.length }, `notification body over ${MAX_STORED_BODY_BYTES} bytes: stored truncated`);
+
+  // One transaction: the notification row and, for a tracked refund, "check it now". Once we
+  // answer 202 the provider will not resend, so the work must survive a crash right after: the
+  // poller takes the refund (due now), and recoverPendingNotifications() re-runs a `pending` row
+  // (the only trace of a refund not yet tracked).
+  const { notificationId, duplicate } = await withWriteTransaction(deps.store, async (tx) => {
+    const row = await getRefundRow(tx, key);
+    let duplicate = false;
+    if (signed && parsed.eventId !== null && claimed !== null && row !== undefined && row.provider_status === claimed) {
+      // A redelivery of an event already processed, and what it claims is what we hold: skip the
+      // re-fetch. Anything else (never processed, failed, or the stored status differs) re-fetches.
+      const earlier = await tx
+        .selectFrom('notifications')
+        .select('id')
+        .where('provider', '=', provider)
+        .where('account', '=', account)
+        .where('event_id', '=', parsed.eventId)
+        .where('outcome', '=', 'synced')
+        .limit(1)
+        .executeTakeFirst();
+      duplicate = earlier !== undefined;
+    }
+    const inserted = await tx
+      .insertInto('notifications')
+      .values({
+        provider,
+        account,
+        refund_id: refundId,
+        event_id: parsed.eventId,
+        event_type: parsed.eventType,
+        received_at: now,
+        body,
+        outcome: duplicate ? 'duplicate' : 'pending',
+        processed_at: duplicate ? now : null,
+        error: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    if (!duplicate && row !== undefined && (row.next_check_at === null || Number(row.next_check_at) > now)) {
+      await rescheduleCheck(tx, key, now);
+    }
+    return { notificationId: Number(inserted.id), duplicate };
+  });
   deps.metrics?.notifications.inc({ provider, outcome: duplicate ? 'duplicate' : 'accepted' });
   if (duplicate) return { status: 202, body: { received: true, duplicate: true } };
 
-  deps.background(refetch(deps, notificationId, { provider, account, id: refundId }));
+  deps.background(refetch(deps, [notificationId], key, now));
   return { status: 202, body: { received: true, duplicate: false } };
 }
 
-async function refetch(deps: IngestDeps, notificationId: number, key: { provider: ProviderId; account: string; id: string }): Promise<void> {
+/** Stored notification bodies are capped (the HTTP body limit is larger); the rest is dropped, with a note. */
+export const MAX_STORED_BODY_BYTES = 64 * 1024;
+
+function capBody(raw: Buffer): { text: string; truncated: boolean } {
+  if (raw.length <= MAX_STORED_BODY_BYTES) return { text: raw.toString('utf8'), truncated: false };
+  const note = `\n[truncated by RefundHub: ${raw.length} bytes received, only the first bytes are kept]`;
+  const keep = MAX_STORED_BODY_BYTES - Buffer.byteLength(note, 'utf8');
+  // A multi-byte character cut in half decodes as U+FFFD: drop it.
+  const head = raw.subarray(0, keep).toString('utf8').replace(/\uFFFD+$/, '');
+  return { text: head + note, truncated: true };
+}
+
+/** The provider status a signed notification claims (`claimedStatus` from the provider's parser), if any. */
+function claimedStatus(parsed: ParsedNotification): string | null {
+  const v = parsed.claimedStatus;
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/** A refund not yet tracked whose re-fetch failed for a passing reason is retried by recovery this long. */
+const RETRY_UNTRACKED_FOR_MS = 24 * 60 * 60_000;
+
+async function refetch(deps: SyncDeps, notificationIds: number[], key: RefundKey, receivedAt: number): Promise<void> {
   let outcome = 'synced';
   let error: string | null = null;
   try {
@@ -151,14 +193,70 @@ async function refetch(deps: IngestDeps, notificationId: number, key: { provider
     const err = e instanceof RefundHubError ? e : toRefundHubError(e, key.provider);
     error = `${err.code}: ${err.message}`.slice(0, 500);
     deps.logger.warn({ provider: key.provider, account: key.account, refundId: key.id, code: err.code }, 'notification re-fetch failed');
+    // A tracked refund is retried by the poller. One not tracked has only this row: keep it
+    // pending for recoverPendingNotifications() when the failure may pass (network, 5xx, 429).
+    if (err.retryable && deps.clock.now() - receivedAt < RETRY_UNTRACKED_FOR_MS) {
+      const tracked = await getRefundRow(deps.store.db, key).catch(() => undefined);
+      if (!tracked) outcome = 'pending';
+    }
   }
   try {
     await deps.store.db
       .updateTable('notifications')
-      .set({ outcome, processed_at: deps.clock.now(), error })
-      .where('id', '=', notificationId)
+      .set({ outcome, processed_at: outcome === 'pending' ? null : deps.clock.now(), error })
+      .where('id', 'in', notificationIds)
+      .where('outcome', '=', 'pending')
       .execute();
   } catch (e) {
-    deps.logger.error({ err: (e as Error).message, notificationId }, 'could not record notification outcome');
+    deps.logger.error({ err: (e as Error).message, notificationIds }, 'could not record notification outcome');
+  }
+}
+
+export interface RecoverOptions {
+  /** Only notifications received at least this long ago (default 5 s: younger ones are still being handled). */
+  olderThanMs?: number;
+  /** Most notifications taken per run (default 200). */
+  limit?: number;
+}
+
+const recovering = new WeakSet<object>();
+
+/**
+ * Re-runs notifications still `pending` (the process died between answering 202 and finishing the
+ * re-fetch, or a re-fetch of an untracked refund failed for a passing reason): each refund is
+ * re-fetched once through the spine with source `notification`, and its rows get the outcome.
+ * Never rejects. Run it at start and periodically (e.g. every 30 s); overlapping runs on one store
+ * are skipped. Resolves with the number of notifications handled.
+ */
+export async function recoverPendingNotifications(deps: SyncDeps, options: RecoverOptions = {}): Promise<number> {
+  if (recovering.has(deps.store)) return 0;
+  recovering.add(deps.store);
+  try {
+    const now = deps.clock.now();
+    const rows = await deps.store.db
+      .selectFrom('notifications')
+      .select(['id', 'provider', 'account', 'refund_id', 'received_at'])
+      .where('outcome', '=', 'pending')
+      .where('received_at', '<=', now - (options.olderThanMs ?? 5_000))
+      .orderBy('id')
+      .limit(options.limit ?? 200)
+      .execute();
+    const groups = new Map<string, { key: RefundKey; ids: number[]; receivedAt: number }>();
+    for (const r of rows) {
+      if (!isProviderId(r.provider)) continue;
+      const key: RefundKey = { provider: r.provider, account: r.account, id: r.refund_id };
+      const k = refundKeyString(key);
+      const g = groups.get(k) ?? { key, ids: [], receivedAt: Number(r.received_at) };
+      g.ids.push(Number(r.id));
+      groups.set(k, g);
+    }
+    if (groups.size > 0) deps.logger.info({ notifications: rows.length, refunds: groups.size }, 'recovering pending notifications');
+    for (const g of groups.values()) await refetch(deps, g.ids, g.key, g.receivedAt);
+    return rows.length;
+  } catch (e) {
+    deps.logger.error({ err: (e as Error).message }, 'notification recovery failed');
+    return 0;
+  } finally {
+    recovering.delete(deps.store);
   }
 }

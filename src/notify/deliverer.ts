@@ -1,10 +1,12 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { signWebhook, WEBHOOK_SIGNATURE_HEADER } from '../signing/webhook.js';
+import { forbiddenAddressReason } from './endpoints.js';
 import type { Db, Store } from '../store/index.js';
 
 /**
@@ -58,6 +60,12 @@ export interface DelivererOptions {
   random?: () => number;
   /** HTTP dispatcher (default: an own undici Agent, closed by `stop()`). */
   dispatcher?: Dispatcher;
+  /**
+   * False refuses to connect to loopback, private, link-local and other internal addresses, checked
+   * on every connection (a hostname vetted when the endpoint was created may resolve elsewhere
+   * later). Default true here; the service passes false unless REFUNDHUB_WEBHOOK_ALLOW_PRIVATE is set.
+   */
+  allowPrivateUrls?: boolean;
 }
 
 export interface Deliverer {
@@ -144,7 +152,11 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   let ownAgent: Agent | null = null;
   const dispatcher = (): Dispatcher => {
     if (options.dispatcher) return options.dispatcher;
-    ownAgent ??= new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    ownAgent ??= new Agent({
+      connect: { timeout: timeoutMs, ...(options.allowPrivateUrls === false ? { lookup: publicOnlyLookup } : {}) },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
     return ownAgent;
   };
 
@@ -289,4 +301,27 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       }
     },
   };
+}
+
+/**
+ * A DNS lookup that refuses internal addresses, for the deliverer's connections: the check made
+ * when an endpoint was created does not hold if its hostname later resolves elsewhere (DNS
+ * rebinding). IP-literal URLs skip lookup; creation already refused the internal ones.
+ */
+function publicOnlyLookup(
+  hostname: string,
+  options: LookupOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    for (const a of addresses) {
+      const reason = forbiddenAddressReason(a.address);
+      if (reason) return callback(Object.assign(new Error(`webhook host ${hostname} resolves to a ${reason} address`), { code: 'EFORBIDDENADDR' }), []);
+    }
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0];
+    if (!first) return callback(Object.assign(new Error(`webhook host ${hostname} has no address`), { code: 'ENOTFOUND' }), []);
+    callback(null, first.address, first.family);
+  });
 }

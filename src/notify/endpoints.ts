@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
 import { EVENT_TYPES, isEventType } from '../domain/events.js';
 import { RefundHubError } from '../errors.js';
 import type { Db, Tx } from '../store/index.js';
@@ -82,7 +84,84 @@ const isoOrNull = (ms: number | null): string | null => (ms === null ? null : is
 export const newEndpointId = (): string => `we_${randomBytes(12).toString('base64url')}`;
 export const newEndpointSecret = (): string => `whsec_${randomBytes(32).toString('base64url')}`;
 
-function validateUrl(url: unknown): string {
+/**
+ * Where a webhook endpoint may point. By default RefundHub refuses URLs that would make it call
+ * into its own network (SSRF): loopback, private, link-local (cloud metadata), unspecified and
+ * multicast addresses, whether written as an IP literal or reached through a hostname. A
+ * deployment whose receivers live on such addresses (the demo, tests, an internal network) opts in.
+ */
+export interface WebhookUrlPolicy {
+  /** Accept loopback/private/link-local/... targets (REFUNDHUB_WEBHOOK_ALLOW_PRIVATE=true). Default false. */
+  allowPrivateWebhookUrls?: boolean;
+  /** Resolves a hostname to every address it has (default node:dns lookup with `all: true`). */
+  lookup?: (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
+  /** Give up resolving after this long (default 5 s). */
+  lookupTimeoutMs?: number;
+}
+
+/** `REFUNDHUB_WEBHOOK_ALLOW_PRIVATE=true` (or `1`) opts a deployment in to private webhook targets. */
+export function allowPrivateWebhookUrlsFromEnv(env: Record<string, string | undefined> = process.env): boolean {
+  const v = env.REFUNDHUB_WEBHOOK_ALLOW_PRIVATE?.trim().toLowerCase();
+  return v === 'true' || v === '1';
+}
+
+function subnets(list: ReadonlyArray<readonly [string, number, 'ipv4' | 'ipv6']>): BlockList {
+  const b = new BlockList();
+  for (const [net, prefix, type] of list) b.addSubnet(net, prefix, type);
+  return b;
+}
+
+/** Address ranges a webhook may not target without the opt-in, with the reason given. */
+const FORBIDDEN_RANGES: ReadonlyArray<readonly [reason: string, list: BlockList]> = [
+  ['unspecified', subnets([['0.0.0.0', 8, 'ipv4'], ['::', 128, 'ipv6']])],
+  ['loopback', subnets([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']])],
+  ['private', subnets([['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['fc00::', 7, 'ipv6']])],
+  ['link-local', subnets([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']])],
+  ['multicast', subnets([['224.0.0.0', 4, 'ipv4'], ['ff00::', 8, 'ipv6']])],
+  ['reserved', subnets([['240.0.0.0', 4, 'ipv4']])],
+];
+
+/**
+ * Why `address` (an IP literal) may not be a webhook target, or null when it may. IPv4-mapped
+ * IPv6 addresses (`::ffff:127.0.0.1`) are judged as the IPv4 address they carry.
+ */
+export function forbiddenAddressReason(address: string): string | null {
+  const family = isIP(address);
+  if (family === 0) return null;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  for (const [reason, list] of FORBIDDEN_RANGES) if (list.check(address, type)) return reason;
+  return null;
+}
+
+const defaultLookup = (hostname: string) => dnsLookup(hostname, { all: true, verbatim: true });
+
+async function resolveAll(hostname: string, policy: WebhookUrlPolicy): Promise<ReadonlyArray<{ address: string }>> {
+  const timeoutMs = policy.lookupTimeoutMs ?? 5_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      (policy.lookup ?? defaultLookup)(hostname),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'ETIMEOUT' })), timeoutMs);
+      }),
+    ]);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    const why = code === 'ENOTFOUND' || code === 'ENODATA' ? 'does not resolve' : `could not be resolved (${code ?? 'lookup failed'})`;
+    throw new RefundHubError('invalid_input', `url host "${hostname}" ${why}`);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/**
+ * Parses and checks a webhook URL: http(s), no credentials, at most 2048 characters, and (unless
+ * the policy allows private targets) neither an IP literal nor a hostname resolving to a
+ * loopback, private, link-local, unspecified or multicast address. Returns the normalized URL.
+ * Error messages never contain the URL's credentials. Exported so the deliverer can re-check at
+ * delivery time (a hostname may resolve differently later).
+ */
+export async function checkWebhookUrl(url: unknown, policy: WebhookUrlPolicy = {}): Promise<string> {
   if (typeof url !== 'string' || url.length === 0) throw new RefundHubError('invalid_input', 'url is required');
   if (url.length > MAX_URL_LENGTH) throw new RefundHubError('invalid_input', `url is longer than ${MAX_URL_LENGTH} characters`);
   let parsed: URL;
@@ -94,7 +173,26 @@ function validateUrl(url: unknown): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new RefundHubError('invalid_input', 'url must use http or https');
   }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // Never echo the URL back: it carries a credential.
+    throw new RefundHubError('invalid_input', 'url must not contain a user name or password; authenticate receivers with the RefundHub-Signature header');
+  }
   if (!parsed.hostname) throw new RefundHubError('invalid_input', 'url needs a host');
+  if (!policy.allowPrivateWebhookUrls) {
+    const host = parsed.hostname.startsWith('[') && parsed.hostname.endsWith(']') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+    const addresses = isIP(host) !== 0 ? [{ address: host }] : await resolveAll(host.endsWith('.') ? host.slice(0, -1) : host, policy);
+    if (addresses.length === 0) throw new RefundHubError('invalid_input', `url host "${host}" does not resolve`);
+    for (const { address } of addresses) {
+      const reason = forbiddenAddressReason(address);
+      if (reason) {
+        const via = address === host ? '' : ` (${host} resolves to ${address})`;
+        throw new RefundHubError(
+          'invalid_input',
+          `url must not point at a ${reason} address${via}; set REFUNDHUB_WEBHOOK_ALLOW_PRIVATE=true to allow private webhook targets`,
+        );
+      }
+    }
+  }
   return parsed.toString();
 }
 
@@ -112,10 +210,13 @@ function validateEvents(events: unknown): string[] {
   return out.includes('*') ? ['*'] : out;
 }
 
-/** Registers an endpoint. Throws `invalid_input` on a bad url or an unknown event type. */
-export async function createEndpoint(db: Db | Tx, input: CreateEndpointInput, now: number = Date.now()): Promise<CreatedWebhookEndpoint> {
-  const url = validateUrl(input?.url);
+/**
+ * Registers an endpoint. Throws `invalid_input` on a bad url (see `checkWebhookUrl`: private
+ * targets need `policy.allowPrivateWebhookUrls`) or an unknown event type.
+ */
+export async function createEndpoint(db: Db | Tx, input: CreateEndpointInput, now: number = Date.now(), policy: WebhookUrlPolicy = {}): Promise<CreatedWebhookEndpoint> {
   const events = validateEvents(input?.events);
+  const url = await checkWebhookUrl(input?.url, policy);
   const endpoint = { id: newEndpointId(), url, events, secret: newEndpointSecret(), createdAt: iso(now) };
   await db
     .insertInto('webhook_endpoints')

@@ -20,21 +20,53 @@ describe('parseDuration', () => {
 
 describe('createScheduler', () => {
   const pending = (checkCount: number) => ({ provider: 'ziina' as const, status: 'pending' as const, trackedAt: T0, checkCount, finalAt: null });
+  /** The delay scheduled by a check made `elapsed` ms after tracking started. */
+  const delayAt = (s: ReturnType<typeof createScheduler>, elapsed: number, checkCount = 1, provider: 'ziina' | 'stan' = 'ziina') =>
+    s.nextCheckAt({ ...pending(checkCount), provider }, T0 + elapsed)! - (T0 + elapsed);
 
   it('follows 1m, 5m, 15m, 1h, 6h then every 24h without jitter', () => {
     const s = createScheduler({ jitter: 0 });
-    const delays = [1, 2, 3, 4, 5, 6, 7, 20].map((n) => s.nextCheckAt(pending(n), T0)! - T0);
+    // Following the schedule: each check at the time the previous one planned.
+    let t = 0;
+    const delays: number[] = [];
+    for (let n = 1; n <= 8; n++) {
+      const d = delayAt(s, t, n);
+      delays.push(d);
+      t += d;
+    }
     expect(delays).toEqual([M, 5 * M, 15 * M, H, 6 * H, D, D, D]);
+  });
+
+  it('the step follows the time since tracking, not the number of checks (notifications do not speed it up)', () => {
+    const s = createScheduler({ jitter: 0 });
+    // 50 notification-driven syncs in the first 20 seconds: still on the first step.
+    expect(delayAt(s, 20_000, 50)).toBe(M);
+    // Two minutes in, after many checks: the 5 minute step, not daily.
+    expect(delayAt(s, 2 * M, 40)).toBe(5 * M);
+    expect(delayAt(s, 10 * M, 40)).toBe(15 * M);
+    expect(delayAt(s, 30 * M, 40)).toBe(H);
+    expect(delayAt(s, 3 * H, 40)).toBe(6 * H);
+    expect(delayAt(s, 8 * H, 40)).toBe(D);
+    // Few checks but long tracked (e.g. after downtime): the step time says.
+    expect(delayAt(s, 2 * D, 2)).toBe(D);
+  });
+
+  it('a check made a little early (jitter) still advances to the next step', () => {
+    const s = createScheduler({ jitter: 0 });
+    expect(delayAt(s, 0.9 * M)).toBe(5 * M);
+    expect(delayAt(s, 0.9 * (6 * M))).toBe(15 * M);
+    expect(delayAt(s, 0.9 * (21 * M))).toBe(H);
+    expect(delayAt(s, 0.9 * (441 * M))).toBe(D);
   });
 
   it('jitters within +-10%', () => {
     const low = createScheduler({ random: () => 0 });
     const high = createScheduler({ random: () => 0.999999 });
-    expect(low.nextCheckAt(pending(4), T0)! - T0).toBe(Math.round(0.9 * H));
-    expect(high.nextCheckAt(pending(4), T0)! - T0).toBeCloseTo(1.1 * H, -2);
+    expect(delayAt(low, 21 * M)).toBe(Math.round(0.9 * H));
+    expect(delayAt(high, 21 * M)).toBeCloseTo(1.1 * H, -2);
     const any = createScheduler();
     for (let i = 0; i < 200; i++) {
-      const d = any.nextCheckAt(pending(6), T0)! - T0;
+      const d = delayAt(any, 2 * D);
       expect(d).toBeGreaterThanOrEqual(0.9 * D);
       expect(d).toBeLessThanOrEqual(1.1 * D);
     }
@@ -42,8 +74,9 @@ describe('createScheduler', () => {
 
   it('uses per-provider schedules from config', () => {
     const s = createScheduler({ jitter: 0, config: { providers: { stan: { schedule: ['90s', '2d'] } } } });
-    expect(s.nextCheckAt({ ...pending(1), provider: 'stan' }, T0)! - T0).toBe(90_000);
-    expect(s.nextCheckAt({ ...pending(5), provider: 'stan' }, T0)! - T0).toBe(2 * D);
+    expect(delayAt(s, 0, 1, 'stan')).toBe(90_000);
+    expect(delayAt(s, 90_000, 2, 'stan')).toBe(2 * D);
+    expect(delayAt(s, 30_000, 20, 'stan')).toBe(90_000);
     expect(s.nextCheckAt(pending(1), T0)! - T0).toBe(M);
     expect(() => createScheduler({ providers: { stan: { schedule: ['soon'] } } })).toThrow(/not a duration/);
   });

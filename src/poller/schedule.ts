@@ -33,7 +33,11 @@ export interface ScheduleState {
   status: RefundStatus;
   /** Epoch ms tracking started. */
   trackedAt: number;
-  /** Checks made so far, including the one that just happened (1 after the tracking fetch). */
+  /**
+   * Checks made so far, including the one that just happened (1 after the tracking fetch). Kept for
+   * callers and logs; the backoff step does NOT use it (notifications and API refreshes are checks
+   * too, and must not move a refund to daily polling early): the step follows the time since tracking.
+   */
   checkCount: number;
   /** Epoch ms it became final, or null. */
   finalAt: number | null;
@@ -60,6 +64,23 @@ export interface SchedulerOptions {
   jitter?: number;
   /** Uniform in [0, 1); injectable for tests. */
   random?: () => number;
+}
+
+/**
+ * Which delay of the schedule applies `elapsed` ms after tracking started. The planned checks sit at
+ * the cumulative sums of the delays (1m, 6m, 21m, 81m, ... by default); step i applies once the
+ * check planned at the i-th sum is more than half-way near, so a jittered (early) check still
+ * counts as that check, and extra syncs in between (notifications, API refreshes) do not advance
+ * the schedule: only time does.
+ */
+export function scheduleStep(delays: readonly number[], elapsed: number): number {
+  let planned = 0;
+  for (let i = 1; i < delays.length; i++) {
+    const prevDelay = delays[i - 1]!;
+    planned += prevDelay;
+    if (elapsed < planned - prevDelay / 2) return i - 1;
+  }
+  return delays.length - 1;
 }
 
 export function createScheduler(options: SchedulerOptions = {}): Scheduler {
@@ -103,9 +124,9 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
         return null;
       }
       const d = delays(state.provider);
-      // A stuck refund keeps the schedule's last (daily) check, however few checks it had.
-      const stuck = now - state.trackedAt >= stuckAfter;
-      const idx = stuck ? d.length - 1 : Math.min(Math.max(state.checkCount - 1, 0), d.length - 1);
+      const elapsed = now - state.trackedAt;
+      // A stuck refund keeps the schedule's last (daily) check.
+      const idx = elapsed >= stuckAfter ? d.length - 1 : scheduleStep(d, elapsed);
       return now + jittered(d[idx]!);
     },
   };

@@ -64,6 +64,11 @@ export interface ParsedNotification {
   eventId: string | null;
   /** The provider's event name, e.g. `refund.status.updated`, when it has one. */
   eventType: string | null;
+  /**
+   * The status the (signed) body claims, when it carries one. Never applied: it only lets a repeated
+   * notification be recognised as already seen once the stored status matches it.
+   */
+  claimedStatus?: string | null;
 }
 
 export interface NotificationInput<S> {

@@ -8,11 +8,11 @@ import { PROVIDER_IDS, REFUND_STATUSES, type ProviderId, type RefundStatus } fro
 import { RefundHubError } from '../errors.js';
 import { REDACT_PATHS } from '../logger.js';
 import { ResponseCache } from './read-cache.js';
-import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliverEvent } from '../notify/endpoints.js';
+import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliverEvent, type WebhookUrlPolicy } from '../notify/endpoints.js';
 import type { ListFilter, RefundHub } from '../service.js';
 import { ApiKeyVerifier, hasScope, type ApiScope } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
-import { ApiError, errorBody, sendError } from './errors.js';
+import { ApiError, errorBody, rawClientErrorResponse, retryAfterSeconds, sendError } from './errors.js';
 import {
   ACCOUNT_PARAM,
   errorResponses,
@@ -37,6 +37,110 @@ export interface BuildAppOptions {
   logLevel?: string;
   /** Cache of verified API keys, default 5 s (revocation takes effect within it). */
   apiKeyCacheMs?: number;
+  /**
+   * Let webhook endpoints target loopback, private, link-local, unspecified and multicast
+   * addresses (REFUNDHUB_WEBHOOK_ALLOW_PRIVATE=true; the demo and tests whose receivers are on
+   * 127.0.0.1). Default false.
+   */
+  allowPrivateWebhookUrls?: boolean;
+  /** Hostname resolution for the webhook URL check (tests); default node:dns lookup. */
+  webhookUrlLookup?: WebhookUrlPolicy['lookup'];
+  /**
+   * Per-client-IP token bucket on the unauthenticated `POST /v1/notifications/*` routes, so they
+   * cannot be used to make us call providers at will: `perSecond` refill, `burst` capacity
+   * (default 20/s, burst 200). `false` turns it off. Over the limit: 429 too_many_requests with
+   * Retry-After.
+   */
+  notificationRateLimit?: { perSecond: number; burst: number } | false;
+  /** Monotonic milliseconds for the rate limiter (tests); default performance.now(). */
+  rateLimitNow?: () => number;
+}
+
+export const DEFAULT_NOTIFICATION_RATE_LIMIT = { perSecond: 20, burst: 200 } as const;
+
+/**
+ * In-memory token buckets keyed by client IP. Each key holds up to `burst` tokens and refills at
+ * `perSecond`; a request takes one. Idle full buckets are forgotten, and the map is bounded.
+ */
+export class TokenBucketLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+    private readonly maxKeys = 100_000,
+  ) {
+    if (!(perSecond > 0) || !(burst >= 1)) throw new RangeError('rate limit needs perSecond > 0 and burst >= 1');
+  }
+
+  /** Takes a token for `key`: 0 when allowed, else the milliseconds until one is available. */
+  take(key: string): number {
+    const t = this.now();
+    let b = this.buckets.get(key);
+    if (b) {
+      b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.perSecond);
+      b.at = t;
+    } else {
+      if (this.buckets.size >= this.maxKeys) this.sweep(t);
+      b = { tokens: this.burst, at: t };
+      this.buckets.set(key, b);
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - b.tokens) / this.perSecond) * 1000);
+  }
+
+  /** Drops buckets that have refilled completely (they behave like new ones), or all when none have. */
+  private sweep(t: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + ((t - b.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(k);
+    if (this.buckets.size >= this.maxKeys) this.buckets.clear();
+  }
+}
+
+/** Query parameter names whose values never reach the logs. */
+const SENSITIVE_QUERY_PARAM = /token|key|secret|sig|pass|auth|credential|session|code/i;
+
+/** The request URL for the access log: path kept, values of secret-looking query parameters redacted, bounded length. */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  let out = url;
+  if (q >= 0) {
+    const params = url
+      .slice(q + 1)
+      .split('&')
+      .map((p) => {
+        const eq = p.indexOf('=');
+        if (eq < 0) return p;
+        let name = p.slice(0, eq);
+        try {
+          name = decodeURIComponent(name);
+        } catch {
+          // keep it encoded
+        }
+        return SENSITIVE_QUERY_PARAM.test(name) ? `${p.slice(0, eq)}=[redacted]` : p;
+      });
+    out = `${url.slice(0, q)}?${params.join('&')}`;
+  }
+  return out.length > 2048 ? `${out.slice(0, 2048)}...` : out;
+}
+
+/** The access log: one line per request, at info, on the request's child logger (so with its reqId). */
+function logResponse(request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info(
+    { method: request.method, url: loggableUrl(request.url), statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 100) / 100 },
+    'request completed',
+  );
+}
+
+/** A route path pattern (`/v1/refunds/:provider/:id`) as a matcher of request paths. */
+function routeMatcher(pattern: string): RegExp {
+  const body = pattern
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}/?$`);
 }
 
 declare module 'fastify' {
@@ -85,16 +189,54 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     routerOptions: { maxParamLength: 512 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     return503OnClosing: true,
+    // One access-log line per request (onResponse below) instead of Fastify's two.
+    disableRequestLogging: true,
+    // Errors Fastify raises before routing (bad percent-encoding, over-long params) use our envelope too.
+    // No route hooks run on these, so the request id header and the access-log line are added here.
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      sendError(request, reply, err);
+      logResponse(request, reply);
+    },
+    // Requests Node cannot parse at all (oversized headers, garbage): answer in the envelope and close.
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(rawClientErrorResponse(err as NodeJS.ErrnoException));
+      socket.destroy(err);
+    },
+  });
+
+  const webhookPolicy: WebhookUrlPolicy = { allowPrivateWebhookUrls: options.allowPrivateWebhookUrls ?? false, lookup: options.webhookUrlLookup };
+  const rateLimit = options.notificationRateLimit ?? DEFAULT_NOTIFICATION_RATE_LIMIT;
+  const notificationLimiter = rateLimit === false ? undefined : new TokenBucketLimiter(rateLimit.perSecond, rateLimit.burst, options.rateLimitNow);
+
+  // Every route's methods and path matcher, so an unrouted method on a known path is a 405.
+  const routes: Array<{ methods: string[]; re: RegExp }> = [];
+  app.addHook('onRoute', (route) => {
+    routes.push({ methods: ([] as string[]).concat(route.method), re: routeMatcher(route.url ?? route.path) });
   });
 
   const verifier = new ApiKeyVerifier(hub.db, () => hub.clock.now(), options.apiKeyCacheMs ?? 5_000);
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.re.test(path)).flatMap((r) => r.methods))];
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header('allow', allowed.sort().join(', '))
+        .send(errorBody('method_not_allowed', `${request.method} is not allowed on ${path.slice(0, 200)} (allowed: ${allowed.join(', ')})`));
+    }
+    return reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${path.slice(0, 200)}`));
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
     return payload;
   });
+  app.addHook('onResponse', async (request, reply) => logResponse(request, reply));
+  // A JSON API: text/plain bodies are 415, not strings that fail validation (the notification routes take raw bytes of any type).
+  app.removeContentTypeParser('text/plain');
 
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
 
@@ -315,7 +457,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
         response: { 201: { $ref: 'CreatedWebhookEndpoint#' }, ...errorResponses(400, 401, 403, 413, 415) },
       },
     }, async (request, reply) => {
-      const created = await createEndpoint(hub.db, { url: request.body.url, events: request.body.events }, hub.clock.now());
+      const created = await createEndpoint(hub.db, { url: request.body.url, events: request.body.events }, hub.clock.now(), webhookPolicy);
       return reply.code(201).send(created);
     });
 
@@ -376,6 +518,15 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     api.register(async (raw) => {
       raw.removeAllContentTypeParsers();
       raw.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+      if (notificationLimiter) {
+        // Before the body is read: a flood costs us neither parsing nor provider calls.
+        raw.addHook('onRequest', async (request) => {
+          const waitMs = notificationLimiter.take(request.ip ?? 'unknown');
+          if (waitMs > 0) {
+            throw new ApiError(429, 'too_many_requests', 'too many notifications from this client; slow down', { 'retry-after': retryAfterSeconds(waitMs) });
+          }
+        });
+      }
       const notificationSchema = (withAccount: boolean) => ({
         tags: ['notifications'],
         summary: withAccount ? "A provider's notification for a named account" : "A provider's notification (account `default`)",
@@ -385,7 +536,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
           required: withAccount ? ['provider', 'account'] : ['provider'],
           properties: withAccount ? { provider: PROVIDER_PARAM, account: ACCOUNT_PARAM } : { provider: PROVIDER_PARAM },
         },
-        response: { 202: { type: 'object', additionalProperties: true }, 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 404, 413) },
+        response: { 202: { type: 'object', additionalProperties: true }, 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 404, 413, 429) },
       });
       const handler = async (request: FastifyRequest<{ Params: { provider: string; account?: string } }>, reply: FastifyReply) => {
         const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

@@ -3,16 +3,22 @@ import { ERROR_CODES, isRefundHubError } from '../errors.js';
 
 /**
  * Every API error is `{ error: { code, message } }` with the right status. RefundHubError codes map
- * through ERROR_CODES; the API adds a few of its own (auth, routing, body size). Bad input of any
- * kind is a 4xx, never a 500.
+ * through ERROR_CODES; the API adds a few of its own (auth, routing, body size, throttling). Bad
+ * input of any kind is a 4xx, never a 500, and Fastify's own errors (bad URLs, over-long params,
+ * bad JSON, content types, body limits, validation) are mapped to these stable codes too.
  */
 export const API_ERROR_CODES = {
+  invalid_input: 400,
   unauthorized: 401,
   forbidden: 403,
   route_not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
+  too_many_requests: 429,
+  request_header_too_large: 431,
   internal_error: 500,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERROR_CODES;
@@ -23,6 +29,8 @@ export class ApiError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    /** Extra response headers (Retry-After, Allow). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -36,29 +44,79 @@ export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };
 }
 
-/** Maps anything thrown in a request to a status and an error body. */
-export function toHttpError(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
-  if (err instanceof ApiError) return { status: err.statusCode, body: errorBody(err.code, err.message), internal: false };
-  if (isRefundHubError(err)) return { status: ERROR_CODES[err.code].http, body: errorBody(err.code, err.message), internal: false };
+export interface HttpError {
+  status: number;
+  body: ErrorBody;
+  /** True for unexpected failures (500): logged with the error, message hidden from the client. */
+  internal: boolean;
+  headers: Record<string, string>;
+}
+
+const http = (status: number, code: string, message: string, headers: Record<string, string> = {}): HttpError => ({
+  status,
+  body: errorBody(code, message),
+  internal: false,
+  headers,
+});
+
+/** Fastify's client-error codes with a code of our own (anything else 4xx is invalid_input). */
+const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
+  FST_ERR_BAD_URL: { status: 400, code: 'invalid_input', message: 'the request URL is not validly percent-encoded' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', message: 'a path segment of the request URL is too long' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'request body is larger than the 1 MiB limit' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_input', message: 'request body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_input', message: 'request body is empty but content-type is application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_input', message: 'Content-Length does not match the body' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'invalid_input', message: 'Content-Type header is not valid' },
+};
+
+/** Seconds for a Retry-After header, at least 1. */
+export const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
+
+/** Maps anything thrown in a request to a status, an error body and extra headers. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof ApiError) return http(err.statusCode, err.code, err.message, err.headers);
+  if (isRefundHubError(err)) {
+    const headers: Record<string, string> = {};
+    // The provider throttled us and said for how long: pass that on to our caller.
+    if (err.code === 'rate_limited' && err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs)) headers['retry-after'] = retryAfterSeconds(err.retryAfterMs);
+    return http(ERROR_CODES[err.code].http, err.code, err.message, headers);
+  }
   const fe = err as Partial<FastifyError> & { validationContext?: string };
-  if (fe && Array.isArray(fe.validation)) {
-    return { status: 400, body: errorBody('invalid_input', fe.message ?? 'invalid request'), internal: false };
-  }
+  if (fe && Array.isArray(fe.validation)) return http(400, 'invalid_input', fe.message || 'invalid request');
+  const known = typeof fe?.code === 'string' ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) return http(known.status, known.code, known.message ?? fe.message ?? known.code);
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
-  if (status === 413) return { status, body: errorBody('payload_too_large', 'request body is larger than the 1 MiB limit'), internal: false };
-  if (status === 415) return { status, body: errorBody('unsupported_media_type', fe.message ?? 'unsupported content type'), internal: false };
-  if (status === 404) return { status, body: errorBody('not_found', fe.message ?? 'not found'), internal: false };
+  if (status === 413) return http(413, 'payload_too_large', 'request body is larger than the 1 MiB limit');
+  if (status === 414) return http(414, 'uri_too_long', 'the request URL is too long');
+  if (status === 415) return http(415, 'unsupported_media_type', fe.message || 'unsupported content type');
+  if (status === 404) return http(404, 'not_found', fe.message || 'not found');
+  if (status === 405) return http(405, 'method_not_allowed', fe.message || 'method not allowed');
   if (status >= 400 && status < 500) {
-    // Bad JSON, empty JSON bodies, bad encodings...: Fastify's own client errors.
-    const message = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError ? 'request body is not valid JSON' : (fe.message ?? 'bad request');
-    return { status, body: errorBody('invalid_input', message), internal: false };
+    // Other client errors of Fastify's (bad encodings, malformed bodies...).
+    const message = err instanceof SyntaxError ? 'request body is not valid JSON' : fe.message || 'bad request';
+    return http(status, 'invalid_input', message);
   }
-  return { status: 500, body: errorBody('internal_error', 'internal error'), internal: true };
+  return { status: 500, body: errorBody('internal_error', 'internal error'), internal: true, headers: {} };
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
-  const { status, body, internal } = toHttpError(err);
+  const { status, body, internal, headers } = toHttpError(err);
   if (internal) request.log.error({ err }, 'request failed');
   else if (status >= 500) request.log.warn({ code: body.error.code, msg: body.error.message }, 'upstream error');
-  return reply.code(status).type('application/json').send(body);
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+/** The raw HTTP/1.1 response for a request Node could not even parse (no Fastify request exists). */
+export function rawClientErrorResponse(err: NodeJS.ErrnoException): string {
+  const [status, reason, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'request_header_too_large', 'request headers (or URL) are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', 'the request took too long to arrive']
+        : [400, 'Bad Request', 'invalid_input', 'malformed HTTP request'];
+  const body = JSON.stringify(errorBody(code, message));
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -162,10 +162,13 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'Missing or unknown API key (unauthorized), or a bad notification signature (invalid_signature)',
   403: 'The API key lacks the scope (forbidden)',
   404: 'Not tracked / not found',
-  413: 'Body larger than 1 MiB',
-  415: 'Unsupported content type',
+  405: 'Method not allowed on this path (method_not_allowed); the Allow header lists the methods',
+  413: 'Body larger than 1 MiB (payload_too_large)',
+  414: 'A path segment is too long (uri_too_long)',
+  415: 'Unsupported content type (unsupported_media_type)',
+  429: 'Too many requests from this client (too_many_requests); retry after the Retry-After header (seconds)',
   502: 'The provider failed or rejected our credentials',
-  503: 'The provider is rate limiting us',
+  503: 'The provider is rate limiting us (rate_limited); Retry-After (seconds) when the provider said how long',
 };
 
 export const PROVIDER_PARAM = { type: 'string', minLength: 1, maxLength: 32, description: PROVIDER_IDS.join(', ') } as const;

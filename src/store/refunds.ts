@@ -76,6 +76,21 @@ export async function getRefundRow(db: Db | Tx, key: RefundKey): Promise<RefundR
 
 const byKeyQueries = new WeakMap<Db | Tx, CompiledQuery<RefundRow>>();
 
+/**
+ * The raw row, locked for the rest of the transaction (`SELECT ... FOR UPDATE`). PostgreSQL only:
+ * SQLite has no row locks (its write transactions lock the whole database from `BEGIN IMMEDIATE`).
+ */
+export async function getRefundRowForUpdate(tx: Db | Tx, key: RefundKey): Promise<RefundRow | undefined> {
+  return tx
+    .selectFrom('refunds')
+    .selectAll()
+    .where('provider', '=', key.provider)
+    .where('account', '=', key.account)
+    .where('refund_id', '=', key.id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
 /** The tracked refund, or null when it is not tracked. */
 export async function getTracked(db: Db | Tx, key: RefundKey): Promise<TrackedRefund | null> {
   const row = await getRefundRow(db, key);

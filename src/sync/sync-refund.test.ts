@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cleanupTempDatabases } from '../../test/support/db.js';
 import { startEmulator, type RunningEmulator } from '../../test/support/emulator.js';
@@ -7,6 +8,8 @@ import { RefundHubError } from '../errors.js';
 import { createEndpoint } from '../notify/endpoints.js';
 import { getProvider } from '../providers/registry.js';
 import { getHistory, getRefundRow } from '../store/refunds.js';
+import type { RefundClient } from '../client.js';
+import type { Logger } from '../logger.js';
 import { KeyedLock } from './lock.js';
 import { applyCurrencyHint, syncRefund } from './sync-refund.js';
 
@@ -199,8 +202,9 @@ describe('syncRefund', () => {
 
 describe('syncRefund and the outbox', () => {
   it('writes one delivery per subscribed endpoint in the same transaction as the event', async () => {
-    const all = await createEndpoint(eng.store.db, { url: 'http://127.0.0.1:9/all' });
-    const onlyFailed = await createEndpoint(eng.store.db, { url: 'http://127.0.0.1:9/failed', events: ['refund.failed'] });
+    const allowLocal = { allowPrivateWebhookUrls: true };
+    const all = await createEndpoint(eng.store.db, { url: 'http://127.0.0.1:9/all' }, Date.now(), allowLocal);
+    const onlyFailed = await createEndpoint(eng.store.db, { url: 'http://127.0.0.1:9/failed', events: ['refund.failed'] }, Date.now(), allowLocal);
     const native = emu.emulator.createRefund('ziina', { status: 'pending' });
     const id = String(native.id);
     const first = await syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'api' });
@@ -227,5 +231,118 @@ describe('applyCurrencyHint', () => {
     const tooPrecise = { ...base, amount: null, currency: null, amountDecimal: '1.005' };
     expect(applyCurrencyHint(tooPrecise, 'USD')).toBe(tooPrecise);
     expect(applyCurrencyHint({ ...base, amount: null, currency: null, amountDecimal: '100' }, 'JPY')).toMatchObject({ amount: 100, currency: 'JPY' });
+  });
+});
+
+/** A real Logger that keeps what was logged (level and message), children included. */
+function recordingLogger(lines: Array<{ level: string; msg: string | undefined; obj: object }> = []): Logger & { lines: typeof lines } {
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, msg, obj });
+  const logger = { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  return logger;
+}
+
+describe('syncRefund: unknown status on a final refund', () => {
+  it('keeps the final status (anomaly) but alerts: error log and a refund.unknown_status event', async () => {
+    const native = emu.emulator.createRefund('gr4vy', { status: 'succeeded' });
+    const id = String(native.id);
+    const key = { provider: 'gr4vy' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    emu.emulator.setStatus('gr4vy', id, 'teleported');
+    eng.clock.advance(D);
+    const logger = recordingLogger();
+    const r = await syncRefund({ ...eng.deps, logger }, { ...key, source: 'poll' });
+    expect(r).toMatchObject({ kind: 'anomaly', changed: false });
+    expect(r.refund.status).toBe('succeeded');
+    expect(r.events.map((e) => [e.type, e.sequence, e.data.previousStatus, e.data.refund.status])).toEqual([['refund.unknown_status', 2, 'succeeded', 'succeeded']]);
+    expect((await storedEvents()).map((e) => [e.type, e.sequence])).toEqual([
+      ['refund.succeeded', 1],
+      ['refund.unknown_status', 2],
+    ]);
+    const history = await getHistory(eng.store.db, key);
+    expect(history.map((h) => [h.kind, h.from, h.to])).toEqual([
+      ['tracked', null, 'succeeded'],
+      ['anomaly', 'succeeded', 'unknown'],
+    ]);
+    expect(history[1]!.note).toMatch(/unknown provider status teleported/);
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([expect.stringMatching(/status we do not know/)]);
+    // A plain stale read (pending) stays quiet: no event, a warning.
+    emu.emulator.setStatus('gr4vy', id, 'processing');
+    const stale = await syncRefund({ ...eng.deps, logger }, { ...key, source: 'poll' });
+    expect(stale).toMatchObject({ kind: 'anomaly', events: [] });
+    expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+  });
+});
+
+describe('syncRefund: the schedule follows time, not the number of syncs', () => {
+  it('frequent notification syncs do not move a refund to daily polling early', async () => {
+    const native = emu.emulator.createRefund('ziina', { status: 'pending' });
+    const id = String(native.id);
+    const key = { provider: 'ziina' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    for (let i = 0; i < 20; i++) {
+      eng.clock.advance(1000);
+      const r = await syncRefund(eng.deps, { ...key, source: 'notification' });
+      expect(Number(new Date(r.refund.tracking.nextCheckAt!)) - eng.clock.now()).toBe(M);
+    }
+    eng.clock.advance(2 * M);
+    const polled = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(polled.refund.tracking.checkCount).toBe(22);
+    expect(Number(new Date(polled.refund.tracking.nextCheckAt!)) - eng.clock.now()).toBe(5 * M);
+  });
+});
+
+describe('syncRefund across processes (two stores on one SQLite file)', () => {
+  /**
+   * Two processes each fetch the same refund, and both fetches come back at the same moment, so
+   * their write transactions interleave statement by statement (as two processes would). Each
+   * store has its own connection, lock map and client: nothing in-process serializes them.
+   */
+  function releasedTogether(client: RefundClient, gate: { waiting: Array<() => void>; parties: number }): RefundClient {
+    const wrapped = Object.create(client) as RefundClient;
+    wrapped.getRefund = async (...args: Parameters<RefundClient['getRefund']>) => {
+      const refund = await client.getRefund(...args);
+      await new Promise<void>((resolve) => {
+        gate.waiting.push(resolve);
+        if (gate.waiting.length === gate.parties) for (const r of gate.waiting.splice(0)) r();
+      });
+      return refund;
+    };
+    return wrapped;
+  }
+
+  it('two syncs of the same refund at once: one tracked row, contiguous sequences, no error', async () => {
+    const other = await createTestEngine(emu.config(), { url: eng.url });
+    try {
+      // Short lock waits keep the test fast: both "processes" share this thread, so a wait blocks both.
+      for (const db of [eng.store.db, other.store.db]) await sql`PRAGMA busy_timeout = 100`.execute(db);
+      const native = emu.emulator.createRefund('ziina', { status: 'pending' });
+      const id = String(native.id);
+      const key = { provider: 'ziina' as const, account: 'default', id };
+      const run = async () => {
+        const gate = { waiting: [] as Array<() => void>, parties: 2 };
+        const depsA = { ...eng.deps, client: releasedTogether(eng.client, gate) };
+        const depsB = { ...other.deps, client: releasedTogether(other.client, gate) };
+        return Promise.all([syncRefund(depsA, { ...key, source: 'api' }), syncRefund(depsB, { ...key, source: 'manual' })]);
+      };
+
+      const first = await run();
+      expect(first.filter((r) => r.created)).toHaveLength(1);
+      emu.emulator.setStatus('ziina', id, 'completed');
+      const second = await run();
+      expect(second.filter((r) => r.kind === 'change')).toHaveLength(1);
+
+      const history = await getHistory(eng.store.db, key);
+      expect(history.map((h) => [h.kind, h.from, h.to])).toEqual([
+        ['tracked', null, 'pending'],
+        ['change', 'pending', 'succeeded'],
+      ]);
+      expect((await storedEvents()).map((e) => [e.type, e.sequence])).toEqual([
+        ['refund.updated', 1],
+        ['refund.succeeded', 2],
+      ]);
+      expect((await getRefundRow(other.store.db, key))?.sequence).toBe(2);
+    } finally {
+      await other.close();
+    }
   });
 });

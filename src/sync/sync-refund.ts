@@ -12,10 +12,11 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { enqueueDeliveries } from '../notify/outbox.js';
 import type { Scheduler } from '../poller/schedule.js';
-import type { Store, Tx } from '../store/index.js';
-import { getRefundRow, refundKeyString, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
+import type { Db, Store } from '../store/index.js';
+import { getRefundRow, getRefundRowForUpdate, refundKeyString, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
 import type { RefundsTable } from '../store/schema.js';
 import type { KeyedLock } from './lock.js';
+import { withWriteTransaction } from './write-tx.js';
 
 /** Everything the spine needs, passed in (the composition root builds it once). */
 export interface SyncDeps {
@@ -28,8 +29,14 @@ export interface SyncDeps {
   locks: KeyedLock;
 }
 
-/** Who asked for the sync; recorded on every history row. */
-export type SyncSource = 'poll' | 'notification' | 'api' | 'manual';
+/**
+ * Who asked for the sync; recorded on every history row: `poll` (the poller), `notification` (a
+ * provider notification), `api` (the HTTP API), `manual` (an operator: the CLI's `track`/`refresh`).
+ */
+export const SYNC_SOURCES = ['poll', 'notification', 'api', 'manual'] as const;
+export type SyncSource = (typeof SYNC_SOURCES)[number];
+
+export const isSyncSource = (v: unknown): v is SyncSource => typeof v === 'string' && (SYNC_SOURCES as readonly string[]).includes(v);
 
 export interface SyncRequest {
   provider: ProviderId;
@@ -93,7 +100,7 @@ function refundColumns(r: Refund): Pick<
 
 const whereKey = (key: RefundKey) => ({ provider: key.provider, account: key.account, refund_id: key.id });
 
-async function updateRow(tx: Tx, key: RefundKey, values: Partial<RefundsTable>): Promise<void> {
+async function updateRow(tx: Db, key: RefundKey, values: Partial<RefundsTable>): Promise<void> {
   const k = whereKey(key);
   await tx.updateTable('refunds').set(values).where('provider', '=', k.provider).where('account', '=', k.account).where('refund_id', '=', k.refund_id).execute();
 }
@@ -128,14 +135,25 @@ async function syncLocked(deps: SyncDeps, key: RefundKey, req: SyncRequest): Pro
   }
 
   const now = clock.now();
-  const result = await store.db.transaction().execute(async (tx) => {
-    // Re-read inside the transaction: another process may have synced while we were fetching.
-    const row = await getRefundRow(tx, key);
-    return applyObservation(deps, tx, key, req, row, fetched, hint, now);
-  });
+  // The fetched refund stays valid whatever another process wrote meanwhile: the write transaction
+  // holds the write lock from its start (SQLite) or locks the row (PostgreSQL), re-reads the row and
+  // applies the observation to what it finds; a residual conflict (e.g. another process inserted
+  // the same refund first) just runs this apply step again.
+  const result = await withWriteTransaction(
+    store,
+    async (tx) => {
+      const row = store.dialect === 'postgres' ? await getRefundRowForUpdate(tx, key) : await getRefundRow(tx, key);
+      return applyObservation(deps, tx, key, req, row, fetched, hint, now);
+    },
+    { onRetry: (e, attempt) => log.info({ attempt, code: (e as { code?: string }).code }, 'write conflict with another writer; applying again') },
+  );
   const outcome = result.kind === 'anomaly' ? 'anomaly' : result.changed ? 'changed' : 'unchanged';
   metrics?.syncs.inc({ provider: key.provider, outcome });
-  if (result.kind === 'anomaly') {
+  if (result.kind === 'anomaly' && fetched.status === 'unknown') {
+    // Not a plain stale read: the provider now reports a status we cannot map. Alert (and the
+    // `refund.unknown_status` event went out), but keep the final status.
+    log.error({ stored: result.refund.status, providerStatus: fetched.providerStatus }, 'final refund now reads with a status we do not know; kept the final status');
+  } else if (result.kind === 'anomaly') {
     log.warn({ stored: result.refund.status, observed: fetched.status, providerStatus: fetched.providerStatus }, 'stale read: a final refund read back as not final; kept the final status');
   } else if (result.kind === 'reversal') {
     log.warn({ to: fetched.status }, 'final refund changed to another final status (reversal)');
@@ -149,7 +167,7 @@ async function syncLocked(deps: SyncDeps, key: RefundKey, req: SyncRequest): Pro
 
 async function applyObservation(
   deps: SyncDeps,
-  tx: Tx,
+  tx: Db,
   key: RefundKey,
   req: SyncRequest,
   row: RefundRow | undefined,
@@ -219,7 +237,10 @@ async function applyObservation(
   if (decision.kind === 'tracked') await history('tracked', null, fetched.status, null);
   else if (decision.kind === 'change') await history('change', prev, fetched.status, null);
   else if (decision.kind === 'reversal') await history('reversal', prev, fetched.status, `final status ${prev} turned into ${fetched.status}`);
-  else if (decision.kind === 'anomaly') await history('anomaly', prev, fetched.status, `stale read: kept final status ${prev}`);
+  else if (decision.kind === 'anomaly') {
+    const note = fetched.status === 'unknown' ? `unknown provider status ${fetched.providerStatus}: kept final status ${prev}` : `stale read: kept final status ${prev}`;
+    await history('anomaly', prev, fetched.status, note);
+  }
   else if (row && row.provider_status !== fetched.providerStatus) {
     // Same unified status, new provider word (e.g. two provider statuses that both mean pending): audit only, no event.
     await history('change', prev, fetched.status, `provider status ${row.provider_status} -> ${fetched.providerStatus}`);
@@ -256,8 +277,8 @@ async function applyObservation(
  */
 async function recordError(deps: SyncDeps, key: RefundKey, err: RefundHubError): Promise<void> {
   const now = deps.clock.now();
-  await deps.store.db.transaction().execute(async (tx) => {
-    const row = await getRefundRow(tx, key);
+  await withWriteTransaction(deps.store, async (tx) => {
+    const row = deps.store.dialect === 'postgres' ? await getRefundRowForUpdate(tx, key) : await getRefundRow(tx, key);
     if (!row) return;
     const checkCount = Number(row.check_count) + 1;
     const status = row.status as RefundStatus;

@@ -42,13 +42,36 @@ beforeEach(async () => {
   clock = new ManualClock(Date.UTC(2026, 0, 1));
   metrics = createMetrics();
   receiver = await startReceiver((req) => (verified(req) ? 200 : 400));
-  endpoint = await createEndpoint(store.db, { url: receiver.url }, clock.now());
+  // The receiver is on 127.0.0.1: opt in to private targets.
+  endpoint = await createEndpoint(store.db, { url: receiver.url }, clock.now(), { allowPrivateWebhookUrls: true });
 });
 
 afterEach(async () => {
   for (const d of deliverers.splice(0)) await d.stop();
   await receiver.close();
   await cleanup();
+});
+
+describe('delivery-time address check', () => {
+  it('refuses a hostname that resolves to loopback when private targets are not allowed, and records why', async () => {
+    // The endpoint was let in (say the name resolved elsewhere then); at delivery it resolves to 127.0.0.1.
+    const byName = await createEndpoint(store.db, { url: receiver.url.replace('127.0.0.1', 'localhost') }, clock.now(), { allowPrivateWebhookUrls: true });
+    await store.db.deleteFrom('webhook_endpoints').where('id', '=', endpoint.id).execute();
+    const ev = makeEvent('refund.succeeded', clock.now());
+    await insertEvent(store.db, ev, clock.now());
+
+    expect(await deliverer({ allowPrivateUrls: false }).tick()).toBe(1);
+    expect(receiver.requests).toHaveLength(0);
+    const d = await deliveryOf(ev.id);
+    expect(d.endpoint_id).toBe(byName.id);
+    expect(d).toMatchObject({ status: 'pending', attempts: 1, last_status_code: null });
+    expect(d.last_error).toMatch(/loopback/);
+
+    // The same delivery goes through where private targets are allowed (the default of createDeliverer).
+    clock.advance(60_000);
+    expect(await deliverer().tick()).toBe(1);
+    expect(receiver.requests).toHaveLength(1);
+  });
 });
 
 describe('deliverer against a real HTTP receiver', () => {

@@ -7,6 +7,8 @@ import type { Store } from '../../src/store/index.js';
 import { insertEvent, makeEvent, openTempStore } from './helpers.js';
 
 const NOW = Date.UTC(2026, 0, 1);
+/** These endpoints are never called; skip the SSRF check (and its DNS lookups of *.example). */
+const OPEN = { allowPrivateWebhookUrls: true };
 
 let store: Store;
 let cleanup: () => Promise<void>;
@@ -22,13 +24,13 @@ const deliveryRows = (eventId: string) =>
 
 describe('endpoints', () => {
   it('creates an endpoint with a whsec_ secret shown once, and lists it without the secret', async () => {
-    const ep = await createEndpoint(store.db, { url: 'https://merchant.example/hooks', events: ['refund.succeeded', 'refund.failed', 'refund.succeeded'] }, NOW);
+    const ep = await createEndpoint(store.db, { url: 'https://merchant.example/hooks', events: ['refund.succeeded', 'refund.failed', 'refund.succeeded'] }, NOW, OPEN);
     expect(ep.id).toMatch(/^we_/);
     expect(ep.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(ep.secret.slice('whsec_'.length), 'base64url')).toHaveLength(32);
     expect(ep.events).toEqual(['refund.succeeded', 'refund.failed']);
     expect(ep.createdAt).toBe('2026-01-01T00:00:00.000Z');
-    const other = await createEndpoint(store.db, { url: 'http://127.0.0.1:9/x' }, NOW + 1);
+    const other = await createEndpoint(store.db, { url: 'http://127.0.0.1:9/x' }, NOW + 1, OPEN);
     expect(other.events).toEqual(['*']);
     expect(other.secret).not.toBe(ep.secret);
 
@@ -63,7 +65,7 @@ describe('endpoints', () => {
   });
 
   it('soft-deletes: gone from listings, its pending deliveries stop, its log stays', async () => {
-    const ep = await createEndpoint(store.db, { url: 'https://a.example/' }, NOW);
+    const ep = await createEndpoint(store.db, { url: 'https://a.example/' }, NOW, OPEN);
     const ev = makeEvent('refund.updated', NOW);
     await insertEvent(store.db, ev, NOW);
     expect(await deleteEndpoint(store.db, ep.id, NOW + 5)).toBe(true);
@@ -82,11 +84,11 @@ describe('endpoints', () => {
 
 describe('enqueueDeliveries', () => {
   it('fans out one pending delivery per active endpoint whose subscription matches', async () => {
-    const all = await createEndpoint(store.db, { url: 'https://all.example/' }, NOW);
-    const updated = await createEndpoint(store.db, { url: 'https://updated.example/', events: ['refund.updated'] }, NOW);
-    const succeeded = await createEndpoint(store.db, { url: 'https://ok.example/', events: ['refund.succeeded'] }, NOW);
-    const failed = await createEndpoint(store.db, { url: 'https://ko.example/', events: ['refund.failed', 'refund.reversed'] }, NOW);
-    const gone = await createEndpoint(store.db, { url: 'https://gone.example/' }, NOW);
+    const all = await createEndpoint(store.db, { url: 'https://all.example/' }, NOW, OPEN);
+    const updated = await createEndpoint(store.db, { url: 'https://updated.example/', events: ['refund.updated'] }, NOW, OPEN);
+    const succeeded = await createEndpoint(store.db, { url: 'https://ok.example/', events: ['refund.succeeded'] }, NOW, OPEN);
+    const failed = await createEndpoint(store.db, { url: 'https://ko.example/', events: ['refund.failed', 'refund.reversed'] }, NOW, OPEN);
+    const gone = await createEndpoint(store.db, { url: 'https://gone.example/' }, NOW, OPEN);
     await deleteEndpoint(store.db, gone.id, NOW);
 
     const expectations: Record<string, string[]> = {
@@ -111,7 +113,7 @@ describe('enqueueDeliveries', () => {
   });
 
   it('writes nothing when no endpoint matches, and rolls back with the transaction', async () => {
-    await createEndpoint(store.db, { url: 'https://ok.example/', events: ['refund.succeeded'] }, NOW);
+    await createEndpoint(store.db, { url: 'https://ok.example/', events: ['refund.succeeded'] }, NOW, OPEN);
     const ev = makeEvent('refund.failed', NOW);
     expect(await insertEvent(store.db, ev, NOW)).toBe(0);
     expect(await deliveryRows(ev.id)).toEqual([]);
@@ -129,7 +131,7 @@ describe('enqueueDeliveries', () => {
 
 describe('listDeliveries and redeliverEvent', () => {
   it('pages newest first with a cursor and 404s an unknown endpoint', async () => {
-    const ep = await createEndpoint(store.db, { url: 'https://a.example/' }, NOW);
+    const ep = await createEndpoint(store.db, { url: 'https://a.example/' }, NOW, OPEN);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const ev = makeEvent('refund.updated', NOW);
@@ -153,12 +155,12 @@ describe('listDeliveries and redeliverEvent', () => {
   });
 
   it('redelivers with the same event id: re-arms existing deliveries, adds endpoints that never had it', async () => {
-    const first = await createEndpoint(store.db, { url: 'https://a.example/' }, NOW);
+    const first = await createEndpoint(store.db, { url: 'https://a.example/' }, NOW, OPEN);
     const ev = makeEvent('refund.succeeded', NOW);
     await insertEvent(store.db, ev, NOW);
     await store.db.updateTable('deliveries').set({ status: 'failed', attempts: 11, next_attempt_at: null, last_error: 'HTTP 500' }).execute();
-    const later = await createEndpoint(store.db, { url: 'https://b.example/', events: ['refund.succeeded'] }, NOW + 1);
-    await createEndpoint(store.db, { url: 'https://c.example/', events: ['refund.failed'] }, NOW + 1);
+    const later = await createEndpoint(store.db, { url: 'https://b.example/', events: ['refund.succeeded'] }, NOW + 1, OPEN);
+    await createEndpoint(store.db, { url: 'https://c.example/', events: ['refund.failed'] }, NOW + 1, OPEN);
 
     const res = await redeliverEvent(store.db, ev.id, NOW + 60_000);
     expect(res).toEqual({ eventId: ev.id, deliveries: 2 });

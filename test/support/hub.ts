@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { RefundEvent } from '../../src/domain/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { buildApp, listen } from '../../src/server/app.js';
+import { buildApp, listen, type BuildAppOptions } from '../../src/server/app.js';
 import { createApiKey, type ApiScope } from '../../src/server/auth.js';
 import { createRefundHub, type CreateRefundHubOptions, type RefundHub } from '../../src/service.js';
 import { verifyWebhook } from '../../src/signing/webhook.js';
@@ -31,10 +31,15 @@ export interface RunningHub {
  * A real hub on a real SQLite file, its API listening on 127.0.0.1, providers pointing at the
  * emulator (whose notifications are wired to this API). Loops are not started unless asked.
  */
-export async function startHub(emulator: RunningEmulator, dbFile: string, options: Partial<CreateRefundHubOptions> & { start?: boolean; apiKeyCacheMs?: number } = {}): Promise<RunningHub> {
-  const { start, apiKeyCacheMs: _cache, ...hubOptions } = options;
-  const hub = await createRefundHub({ databaseUrl: `sqlite:${dbFile}`, config: emulator.config(), logger: silentLogger, env: {}, ...hubOptions });
-  const app = buildApp(hub, { logLevel: 'silent', apiKeyCacheMs: options.apiKeyCacheMs });
+export async function startHub(
+  emulator: RunningEmulator,
+  dbFile: string,
+  options: Partial<CreateRefundHubOptions> & { start?: boolean; apiKeyCacheMs?: number; app?: BuildAppOptions } = {},
+): Promise<RunningHub> {
+  const { start, apiKeyCacheMs: _cache, app: appOptions, ...hubOptions } = options;
+  const hub = await createRefundHub({ databaseUrl: `sqlite:${dbFile}`, config: emulator.config(), logger: silentLogger, env: {}, allowPrivateWebhookUrls: true, ...hubOptions });
+  // The test receivers listen on 127.0.0.1: opt in to private webhook targets, as the demo does.
+  const app = buildApp(hub, { logLevel: 'silent', apiKeyCacheMs: options.apiKeyCacheMs, allowPrivateWebhookUrls: true, ...appOptions });
   const url = await listen(app, 0, '127.0.0.1');
   emulator.emulator.notifyUrl = `${url}/v1/notifications`;
   if (start) hub.start();

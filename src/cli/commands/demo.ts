@@ -41,10 +41,11 @@ export function register(program: Command): void {
         // earlier run would already hold them as final and show nothing moving. So the demo keeps
         // its own file and starts it afresh, unless REFUNDHUB_DATABASE_URL names one.
         if (!env.REFUNDHUB_DATABASE_URL) for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DATABASE_FILE}${suffix}`, { force: true });
-        const hub = await createRefundHub({ config, env, logger, databaseUrl: env.REFUNDHUB_DATABASE_URL ?? `sqlite:${DEMO_DATABASE_FILE}` });
+        const hub = await createRefundHub({ config, env, logger, allowPrivateWebhookUrls: true, databaseUrl: env.REFUNDHUB_DATABASE_URL ?? `sqlite:${DEMO_DATABASE_FILE}` });
         let server;
         try {
-          server = await startServer({ port, host: opts.host, hub, logLevel: env.REFUNDHUB_LOG_LEVEL ?? 'warn' });
+          // The demo's webhook examples point at receivers on this machine, so private addresses are allowed here.
+          server = await startServer({ port, host: opts.host, hub, logLevel: env.REFUNDHUB_LOG_LEVEL ?? 'warn', allowPrivateWebhookUrls: true });
         } catch (e) {
           await emulator.close();
           throw e;

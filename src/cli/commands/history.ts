@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
+import type { HistoryEntry } from '../../service.js';
 import { withHub } from '../hub.js';
 import { guard, printJson, printLine } from '../output.js';
+
+/** One history entry as a line: `observedAt  kind  from -> to  (providerStatus, source)[  note]`. */
+export function formatHistoryEntry(e: HistoryEntry): string {
+  const line = `${e.observedAt}  ${e.kind.padEnd(8)}  ${e.from ?? '-'} -> ${e.to}  (${e.providerStatus}, ${e.source})`;
+  return e.note ? `${line}  ${e.note}` : line;
+}
 
 export function register(program: Command): void {
   program
@@ -13,12 +20,9 @@ export function register(program: Command): void {
     .action(async (provider: string, id: string, opts: { account: string; json?: boolean }) => {
       await guard(async () => {
         await withHub(program, async (hub) => {
-          const entries = await hub.history(provider, id, { account: opts.account });
+          const entries: HistoryEntry[] = await hub.history(provider, id, { account: opts.account });
           if (opts.json) return printJson({ data: entries });
-          for (const e of entries as unknown as Array<Record<string, unknown>>) {
-            const from = (e.fromStatus as string | null) ?? '-';
-            printLine(`${String(e.observedAt ?? '')}  ${String(e.kind ?? '').padEnd(8)}  ${from} -> ${String(e.toStatus ?? '')}  (${String(e.providerStatus ?? '')}, ${String(e.source ?? '')})`);
-          }
+          for (const e of entries) printLine(formatHistoryEntry(e));
           if (entries.length === 0) printLine('(no history)');
         });
       });

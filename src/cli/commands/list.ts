@@ -5,6 +5,9 @@ import type { ListFilter } from '../../service.js';
 import { withHub } from '../hub.js';
 import { guard, printJson, printLine } from '../output.js';
 
+/** The store's page size limit (the API's too). */
+const MAX_LIMIT = 500;
+
 interface ListOpts {
   provider?: string;
   account?: string;
@@ -32,20 +35,24 @@ export function register(program: Command): void {
     .option('--status <status>', `only this status (${REFUND_STATUSES.join(', ')})`)
     .option('--stuck', 'only refunds not final after 30 days')
     .option('--created-from <date>', "refund's createdAt on or after this time")
-    .option('--created-to <date>', "refund's createdAt before this time")
-    .option('--limit <n>', 'at most this many (1-1000)', '100')
+    .option('--created-to <date>', "refund's createdAt on or before this time")
+    .option('--limit <n>', `at most this many (1-${MAX_LIMIT})`, '100')
     .option('--cursor <cursor>', 'continue from a previous listing')
     .option('--json', 'print {data, nextCursor} as JSON')
     .action(async (opts: ListOpts) => {
       await guard(async () => {
         const limit = Number(opts.limit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RefundHubError('invalid_input', `--limit must be an integer from 1 to 1000, got "${opts.limit}"`);
-        if (opts.provider !== undefined && !isProviderId(opts.provider)) throw new RefundHubError('invalid_input', `unknown provider "${opts.provider}" (expected one of: ${PROVIDER_IDS.join(', ')})`);
-        if (opts.status !== undefined && !isRefundStatus(opts.status)) throw new RefundHubError('invalid_input', `unknown status "${opts.status}" (expected one of: ${REFUND_STATUSES.join(', ')})`);
-        const filter: Record<string, unknown> = { limit };
-        if (opts.provider) filter.provider = opts.provider;
+        if (!/^\d+$/.test(opts.limit) || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new RefundHubError('invalid_input', `--limit must be an integer from 1 to ${MAX_LIMIT}, got "${opts.limit}"`);
+        const filter: ListFilter = { limit };
+        if (opts.provider !== undefined) {
+          if (!isProviderId(opts.provider)) throw new RefundHubError('invalid_input', `unknown provider "${opts.provider}" (expected one of: ${PROVIDER_IDS.join(', ')})`);
+          filter.provider = opts.provider;
+        }
+        if (opts.status !== undefined) {
+          if (!isRefundStatus(opts.status)) throw new RefundHubError('invalid_input', `unknown status "${opts.status}" (expected one of: ${REFUND_STATUSES.join(', ')})`);
+          filter.status = opts.status;
+        }
         if (opts.account) filter.account = opts.account;
-        if (opts.status) filter.status = opts.status;
         if (opts.stuck) filter.stuck = true;
         const from = isoOption('created-from', opts.createdFrom);
         const to = isoOption('created-to', opts.createdTo);
@@ -53,7 +60,7 @@ export function register(program: Command): void {
         if (to) filter.createdTo = to;
         if (opts.cursor) filter.cursor = opts.cursor;
         await withHub(program, async (hub) => {
-          const page = await hub.list(filter as ListFilter);
+          const page = await hub.list(filter);
           if (opts.json) return printJson(page);
           if (page.data.length === 0) printLine('(no tracked refunds)');
           for (const r of page.data) {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { RefundHubError } from '../../errors.js';
 import { createLogger } from '../../logger.js';
-import { buildApp, listen } from '../../server/app.js';
+import { buildApp, listen, type BuildAppOptions } from '../../server/app.js';
 import { createRefundHub, type CreateRefundHubOptions, type RefundHub } from '../../service.js';
 import { guard, printLine } from '../output.js';
 
@@ -20,12 +20,28 @@ export function parsePort(value: string, flag = '--port'): number {
   return port;
 }
 
+export interface StartServerOptions {
+  port: number;
+  host: string;
+  hub?: RefundHub;
+  hubOptions?: CreateRefundHubOptions;
+  logLevel?: string;
+  /**
+   * Let webhook endpoints target loopback/private/link-local addresses. Default
+   * REFUNDHUB_WEBHOOK_ALLOW_PRIVATE=true; the demo passes true (its receivers are on 127.0.0.1).
+   */
+  allowPrivateWebhookUrls?: boolean;
+  /** Other API options (rate limit of the notification routes...). */
+  app?: Omit<BuildAppOptions, 'logLevel' | 'allowPrivateWebhookUrls'>;
+}
+
 /** Builds the hub and the API, listens, and starts the poller and the deliverer. */
-export async function startServer(options: { port: number; host: string; hub?: RefundHub; hubOptions?: CreateRefundHubOptions; logLevel?: string }): Promise<RunningServer> {
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const level = options.logLevel ?? process.env.REFUNDHUB_LOG_LEVEL ?? 'info';
   const logger = createLogger({ level });
   const hub = options.hub ?? (await createRefundHub({ logger, ...options.hubOptions }));
-  const app = buildApp(hub, { logLevel: level });
+  const allowPrivateWebhookUrls = options.allowPrivateWebhookUrls ?? hub.allowPrivateWebhookUrls;
+  const app = buildApp(hub, { ...options.app, logLevel: level, allowPrivateWebhookUrls });
   let url: string;
   try {
     url = await listen(app, options.port, options.host);

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .action(async (provider: string, id: string, opts: { account: string; currency?: string; json?: boolean }) => {
       await guard(async () => {
         await withHub(program, async (hub) => {
-          const { refund, created } = await hub.track(provider, id, { account: opts.account, currency: opts.currency ?? null });
+          const { refund, created } = await hub.track(provider, id, { account: opts.account, currency: opts.currency ?? null, source: 'manual' });
           if (opts.json) printJson(refund);
           else {
             printLine(created ? 'Now tracking:' : 'Already tracked:');

@@ -36,7 +36,7 @@ describe('gr4vy notifications', () => {
     const { refund, headers, body } = outgoing();
     expect(gr4vy.notifications.signed).toBe(true);
     const parsed = parse({ body, headers });
-    expect(parsed).toEqual({ refundId: refund.id, eventId: headers['x-gr4vy-webhook-id'], eventType: 'refund.succeeded' });
+    expect(parsed).toEqual({ refundId: refund.id, eventId: headers['x-gr4vy-webhook-id'], eventType: 'refund.succeeded', claimedStatus: 'succeeded' });
   });
 
   it('sends the native event body with the Refund as target', () => {

@@ -1,6 +1,9 @@
 import { RefundHubError } from '../../errors.js';
 import { hexSignatureMatches, hmacSha256, withinTolerance } from '../../signing/hmac.js';
-import type { NotificationSpec } from '../types.js';
+import type { NotificationSpec, ParsedNotification } from '../types.js';
+
+/** A parsed notification plus the refund status the (signed) event's target claims, if it carries one. */
+export type Gr4vyParsedNotification = ParsedNotification & { claimedStatus: string | null };
 import type { Gr4vySettings } from './config.js';
 
 /**
@@ -25,7 +28,7 @@ function badInput(message: string): RefundHubError {
 export const gr4vyNotifications: NotificationSpec<Gr4vySettings> = {
   signed: true,
 
-  parse({ rawBody, headers, settings, now, toleranceSeconds }) {
+  parse({ rawBody, headers, settings, now, toleranceSeconds }): Gr4vyParsedNotification {
     const secret = settings.webhookSecret;
     if (!secret) throw badSignature('webhook secret is not configured (REFUNDHUB_GR4VY_WEBHOOK_SECRET); unsigned notifications are not accepted');
     const timestamp = headers['x-gr4vy-webhook-timestamp']?.trim();
@@ -53,11 +56,15 @@ export const gr4vyNotifications: NotificationSpec<Gr4vySettings> = {
     if (typeof refundId !== 'string' || !UUID_RE.test(refundId)) throw badInput('refund event has no refund id in target.id');
 
     const webhookId = headers['x-gr4vy-webhook-id']?.trim();
+    // The target is the refund object when Gr4vy embeds it; its status is only used to skip a
+    // redundant re-fetch of an event already processed, never stored.
+    const targetStatus = (target as Record<string, unknown>).status;
     return {
       refundId: refundId.toLowerCase(),
       // X-Gr4vy-Webhook-ID is stable across retries (docs.gr4vy.com/guides/features/webhooks/technical-considerations).
       eventId: webhookId || (typeof id === 'string' && id !== '' ? id : null),
       eventType: name,
+      claimedStatus: typeof targetStatus === 'string' && targetStatus !== '' ? targetStatus : null,
     };
   },
 };

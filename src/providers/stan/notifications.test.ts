@@ -35,7 +35,8 @@ describe('stan notifications', () => {
     const n = stanEmulator.notification(refund, settings, 1)!;
     expect(n.headers).toEqual({});
     expect(JSON.parse(n.body)).toEqual({ refund_id: refund.refund_id, status: 'payment_success' });
-    expect(parse(n.body, n.headers)).toEqual({ refundId: refund.refund_id, eventId: `${refund.refund_id}:payment_success`, eventType: null });
+    // Unsigned: nothing in the body is used for de-duplication, so no event id.
+    expect(parse(n.body, n.headers)).toEqual({ refundId: refund.refund_id, eventId: null, eventType: null });
   });
 
   it('lowercases the id, and has no event id without a status', () => {
@@ -92,8 +93,8 @@ describe('stan notifications', () => {
         stanNotifications.parse({ rawBody: r.body, headers: r.headers as Record<string, string | undefined>, settings, now: Date.now() }),
       );
       expect(parsed).toEqual([
-        { refundId: stored.refund_id, eventId: `${stored.refund_id}:payment_pending`, eventType: null },
-        { refundId: stored.refund_id, eventId: `${stored.refund_id}:payment_failure`, eventType: null },
+        { refundId: stored.refund_id, eventId: null, eventType: null },
+        { refundId: stored.refund_id, eventId: null, eventType: null },
       ]);
       expect(received[0]!.headers['content-type']).toBe('application/json');
     } finally {

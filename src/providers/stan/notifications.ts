@@ -12,8 +12,9 @@ function notANotification(why: string): RefundHubError {
  * "when a payment status changes" (docs.stan-app.fr/stan-checkout), and Stan's own Sylius plugin
  * verifies nothing (stan-business/BrightwebSyliusStanPayPlugin `src/Action/NotifyAction.php`).
  * So a notification is an unauthenticated hint: we accept a JSON object naming a `refund_id`
- * (UUID), and the refund is always re-fetched with authenticated credentials; the body's
- * `status` is only used for de-duplication, never trusted.
+ * (UUID), and the refund is always re-fetched with authenticated credentials. Nothing in an
+ * unsigned body is trusted, not even for de-duplication (anyone can replay or forge it, and a
+ * status word repeating, e.g. pending -> holding -> pending, is a real change): no event id.
  */
 export const stanNotifications: NotificationSpec<StanSettings> = {
   signed: false,
@@ -30,7 +31,6 @@ export const stanNotifications: NotificationSpec<StanSettings> = {
     if (typeof refundIdRaw !== 'string') throw notANotification('no refund_id');
     if (status !== undefined && status !== null && typeof status !== 'string') throw notANotification('status is not a string');
     const refundId = requireUuid('stan', refundIdRaw);
-    const word = typeof status === 'string' && status.trim() !== '' ? status.trim() : null;
-    return { refundId, eventId: word ? `${refundId}:${word}` : null, eventType: null };
+    return { refundId, eventId: null, eventType: null };
   },
 };

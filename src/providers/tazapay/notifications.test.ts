@@ -58,7 +58,7 @@ describe('tazapay notifications', () => {
   ])('a %s refund verifies as %s', (status, type) => {
     const n = notificationFor(status);
     const parsed = parse(n.body, n.headers);
-    expect(parsed).toEqual({ refundId: 'rfd_notify_test', eventId: JSON.parse(n.body).id, eventType: type });
+    expect(parsed).toEqual({ refundId: 'rfd_notify_test', eventId: JSON.parse(n.body).id, eventType: type, claimedStatus: status });
   });
 
   it('sends nothing for a status it has no event for', () => {

@@ -45,6 +45,12 @@ export const tazapayNotifications: NotificationSpec<TazapaySettings> = {
     if (!event.success || !event.data.type.toLowerCase().startsWith('refund.')) {
       throw new RefundHubError('invalid_input', 'tazapay: notification is not a refund event', { provider: 'tazapay', retryable: false });
     }
-    return { refundId: requireOpaqueId('tazapay', event.data.data.id), eventId: event.data.id, eventType: event.data.type };
+    const claimed = event.data.data.status;
+    return {
+      refundId: requireOpaqueId('tazapay', event.data.data.id),
+      eventId: event.data.id,
+      eventType: event.data.type,
+      claimedStatus: typeof claimed === 'string' && claimed !== '' ? claimed : null,
+    };
   },
 };

@@ -37,7 +37,7 @@ describe('ziina notifications', () => {
     expect(ziina.notifications.signed).toBe(true);
     expect(JSON.parse(n.body)).toEqual({ event: 'refund.status.updated', data: refund });
     expect(n.headers['x-hmac-signature']).toMatch(/^[0-9a-f]{64}$/);
-    expect(parse(n.body, n.headers)).toEqual({ refundId: refund.id, eventId: `${refund.id}:completed`, eventType: 'refund.status.updated' });
+    expect(parse(n.body, n.headers)).toEqual({ refundId: refund.id, eventId: `${refund.id}:completed`, eventType: 'refund.status.updated', claimedStatus: 'completed' });
   });
 
   it('accepts an upper-case hex signature (same bytes)', () => {
@@ -140,6 +140,7 @@ describe('ziina notifications delivered by the emulator over HTTP', () => {
       refundId: r.id,
       eventId: `${r.id}:completed`,
       eventType: 'refund.status.updated',
+      claimedStatus: 'completed',
     });
   });
 });

@@ -2,6 +2,9 @@ import { RefundHubError } from '../../errors.js';
 import { hexSignatureMatches, hmacSha256 } from '../../signing/hmac.js';
 import { requireOpaqueId } from '../shared.js';
 import type { NotificationInput, NotificationSpec, ParsedNotification } from '../types.js';
+
+/** A parsed notification plus the provider status the (signed) body claims: used only to skip a redundant re-fetch. */
+export type ZiinaParsedNotification = ParsedNotification & { claimedStatus: string | null };
 import type { ZiinaSettings } from './config.js';
 import { ZIINA_ENV } from './config.js';
 import { ZIINA_REFUND_EVENT, ziinaNotificationSchema } from './wire.js';
@@ -20,11 +23,13 @@ function inputError(message: string): RefundHubError {
 /**
  * Verifies a Ziina webhook over the raw bytes and extracts the refund id. Ziina signs without a
  * timestamp or event id, so replays cannot be detected from the signature: the event id is
- * `<refund id>:<status>`, which makes a redelivery of the same change a duplicate.
+ * `<refund id>:<status>`, which makes a redelivery of the same change a duplicate. The signed body's
+ * status is returned as `claimedStatus`: the receiver skips the re-fetch only when the same event was
+ * processed already and the stored provider status already equals it.
  */
 export const ziinaNotifications: NotificationSpec<ZiinaSettings> = {
   signed: true,
-  parse({ rawBody, headers, settings }: NotificationInput<ZiinaSettings>): ParsedNotification {
+  parse({ rawBody, headers, settings }: NotificationInput<ZiinaSettings>): ZiinaParsedNotification {
     const secret = settings.webhookSecret;
     if (!secret) throw signatureError(`webhook secret is not configured (set ${ZIINA_ENV.webhookSecret}); unsigned notifications are not accepted`);
     const received = headers[ZIINA_SIGNATURE_HEADER];
@@ -46,6 +51,6 @@ export const ziinaNotifications: NotificationSpec<ZiinaSettings> = {
     // payment_intent.status.updated is a real Ziina event, but its data is a payment intent.
     if (event !== ZIINA_REFUND_EVENT) throw inputError(`event "${event.slice(0, 64)}" is not a refund event (expected ${ZIINA_REFUND_EVENT})`);
     const refundId = requireOpaqueId('ziina', data.id);
-    return { refundId, eventId: `${refundId}:${data.status}`, eventType: event };
+    return { refundId, eventId: `${refundId}:${data.status}`, eventType: event, claimedStatus: typeof data.status === 'string' && data.status !== '' ? data.status : null };
   },
 };
