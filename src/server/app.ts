@@ -10,7 +10,7 @@ import { REDACT_PATHS } from '../logger.js';
 import { ResponseCache } from './read-cache.js';
 import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliverEvent, type WebhookUrlPolicy } from '../notify/endpoints.js';
 import type { ListFilter, RefundHub } from '../service.js';
-import { ApiKeyVerifier, hasScope, type ApiScope } from './auth.js';
+import { ApiKeyVerifier, hasScope, type ApiScope, type VerifiedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
 import { ApiError, errorBody, rawClientErrorResponse, retryAfterSeconds, sendError } from './errors.js';
 import {
@@ -128,6 +128,9 @@ export function loggableUrl(url: string): string {
 
 /** The access log: one line per request, at info, on the request's child logger (so with its reqId). */
 function logResponse(request: FastifyRequest, reply: FastifyReply): void {
+  // The level check first: at `silent` or `warn` the line is never built.
+  const log = request.log as FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
+  if (log.isLevelEnabled && !log.isLevelEnabled('info')) return;
   request.log.info(
     { method: request.method, url: loggableUrl(request.url), statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 100) / 100 },
     'request completed',
@@ -230,11 +233,14 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     }
     return reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${path.slice(0, 200)}`));
   });
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => logResponse(request, reply));
+  app.addHook('onResponse', (request, reply, done) => {
+    logResponse(request, reply);
+    done();
+  });
   // A JSON API: text/plain bodies are 415, not strings that fail validation (the notification routes take raw bytes of any type).
   app.removeContentTypeParser('text/plain');
 
@@ -272,16 +278,22 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   });
 
   app.register(async (api) => {
-    api.addHook('onRequest', async (request) => {
+    // Callback style with a synchronous cache hit: the hot read path then costs no promise here.
+    api.addHook('onRequest', (request, _reply, done) => {
       const scope = request.routeOptions.config.scope;
-      if (!scope) return;
+      if (!scope) return done();
       const header = request.headers.authorization;
-      if (!header) throw new ApiError(401, 'unauthorized', 'missing API key: send Authorization: Bearer <key>');
+      if (!header) return done(new ApiError(401, 'unauthorized', 'missing API key: send Authorization: Bearer <key>'));
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw new ApiError(401, 'unauthorized', 'Authorization must be "Bearer <key>"');
-      const key = await verifier.verify(m[1]!);
-      if (!key) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key');
-      if (!hasScope(key.scopes, scope)) throw new ApiError(403, 'forbidden', `this API key lacks the ${scope} scope`);
+      if (!m) return done(new ApiError(401, 'unauthorized', 'Authorization must be "Bearer <key>"'));
+      const verdict = (key: VerifiedKey | null): ApiError | undefined => {
+        if (!key) return new ApiError(401, 'unauthorized', 'unknown or revoked API key');
+        if (!hasScope(key.scopes, scope)) return new ApiError(403, 'forbidden', `this API key lacks the ${scope} scope`);
+        return undefined;
+      };
+      const hit = verifier.cached(m[1]!);
+      if (hit !== undefined) return done(verdict(hit));
+      verifier.verify(m[1]!).then((key) => done(verdict(key)), (e: Error) => done(e));
     });
 
     // ---- operations ----

@@ -127,6 +127,18 @@ export class ApiKeyVerifier {
     private readonly ttlMs = 5_000,
   ) {}
 
+  /**
+   * The cached verdict without touching the database: the key, null (known bad), or undefined when
+   * the cache cannot say (then call `verify`). Lets the hot path stay synchronous.
+   */
+  cached(key: string): VerifiedKey | null | undefined {
+    const t = this.now();
+    const hit = this.cache.get(hashApiKey(key));
+    if (!hit || hit.until <= t) return undefined;
+    this.touch(hit.key, t);
+    return hit.key;
+  }
+
   async verify(key: string): Promise<VerifiedKey | null> {
     const hash = hashApiKey(key);
     const t = this.now();
@@ -138,11 +150,15 @@ export class ApiKeyVerifier {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(hash, { key: verified, until: t + this.ttlMs });
     }
+    this.touch(verified, t);
+    return verified;
+  }
+
+  private touch(verified: VerifiedKey | null, t: number): void {
     if (verified && (this.touched.get(verified.id) ?? 0) + 60_000 < t) {
       this.touched.set(verified.id, t);
       // Best effort: last-used bookkeeping must never fail or slow a request.
       touchApiKey(this.db, verified.id, t).catch(() => {});
     }
-    return verified;
   }
 }
