@@ -165,6 +165,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     return Math.max(0, Math.round(base * (1 + jitter * (2 * random() - 1))));
   }
 
+  // Not src/transport: that layer retries within a call and classifies provider answers; a delivery
+  // is one attempt whose outcome (any status, any error) is recorded and retried on its own schedule.
   async function post(url: string, payload: string, eventId: string, secret: string): Promise<AttemptOutcome> {
     const signature = signWebhook(payload, secret, Math.floor(clock.now() / 1000));
     const started = performance.now();

@@ -1,10 +1,11 @@
 import { RefundHubError } from '../../errors.js';
 import { hexSignatureMatches, hmacSha256, withinTolerance } from '../../signing/hmac.js';
+import { requireUuid } from '../shared.js';
 import type { NotificationSpec, ParsedNotification } from '../types.js';
+import type { Gr4vySettings } from './config.js';
 
 /** A parsed notification plus the refund status the (signed) event's target claims, if it carries one. */
 export type Gr4vyParsedNotification = ParsedNotification & { claimedStatus: string | null };
-import type { Gr4vySettings } from './config.js';
 
 /**
  * Gr4vy webhooks (docs.gr4vy.com/guides/features/webhooks/signatures): hex HMAC-SHA256 of
@@ -14,7 +15,6 @@ import type { Gr4vySettings } from './config.js';
  */
 
 const DEFAULT_TOLERANCE_S = 300;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function badSignature(message: string): RefundHubError {
   return new RefundHubError('invalid_signature', `gr4vy: ${message}`, { provider: 'gr4vy', retryable: false });
@@ -53,14 +53,15 @@ export const gr4vyNotifications: NotificationSpec<Gr4vySettings> = {
     const { type, id, name, target } = event as Record<string, unknown>;
     if (type !== 'event' || typeof name !== 'string' || !name.startsWith('refund.')) throw badInput('notification is not a refund event');
     const refundId = target && typeof target === 'object' ? (target as Record<string, unknown>).id : undefined;
-    if (typeof refundId !== 'string' || !UUID_RE.test(refundId)) throw badInput('refund event has no refund id in target.id');
+    if (typeof refundId !== 'string') throw badInput('refund event has no refund id in target.id');
+    const refundUuid = requireUuid('gr4vy', refundId);
 
     const webhookId = headers['x-gr4vy-webhook-id']?.trim();
     // The target is the refund object when Gr4vy embeds it; its status is only used to skip a
     // redundant re-fetch of an event already processed, never stored.
     const targetStatus = (target as Record<string, unknown>).status;
     return {
-      refundId: refundId.toLowerCase(),
+      refundId: refundUuid,
       // X-Gr4vy-Webhook-ID is stable across retries (docs.gr4vy.com/guides/features/webhooks/technical-considerations).
       eventId: webhookId || (typeof id === 'string' && id !== '' ? id : null),
       eventType: name,
