@@ -46,7 +46,9 @@ export const RefundSchema = {
   $id: 'TrackedRefund',
   type: 'object',
   description: 'The normalized refund plus its tracking state.',
-  required: ['provider', 'account', 'id', 'status', 'providerStatus', 'tracking'],
+  // Every field is always present (null when unknown); listing them all also keeps the serializer's
+  // field order the same as the single-refund route's.
+  required: ['provider', 'account', 'id', 'paymentId', 'status', 'providerStatus', 'amount', 'currency', 'amountDecimal', 'reason', 'createdAt', 'updatedAt', 'failure', 'raw', 'tracking'],
   properties: {
     provider: { type: 'string', enum: [...PROVIDER_IDS] },
     account: { type: 'string' },
