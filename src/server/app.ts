@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type onRequestHookHandler, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { EVENT_TYPES } from '../domain/events.js';
@@ -127,12 +127,36 @@ export function loggableUrl(url: string): string {
 }
 
 /** The access log: one line per request, at info, on the request's child logger (so with its reqId). */
-function logResponse(request: FastifyRequest, reply: FastifyReply): void {
-  // The level check first: at `silent` or `warn` the line is never built.
-  const log = request.log as FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
-  if (log.isLevelEnabled && !log.isLevelEnabled('info')) return;
-  request.log.info(
-    { method: request.method, url: loggableUrl(request.url), statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 100) / 100 },
+/** The key from `Authorization: Bearer <key>`, or the error to answer with. */
+function bearerToken(header: string | undefined): string | ApiError {
+  if (!header) return new ApiError(401, 'unauthorized', 'missing API key: send Authorization: Bearer <key>');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) return new ApiError(401, 'unauthorized', 'Authorization must be "Bearer <key>"');
+  return m[1]!;
+}
+
+/** Whether a logger would write at `level`; a logger that cannot say is assumed to. */
+function levelEnabled(log: FastifyBaseLogger, level: string): boolean {
+  const l = log as FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
+  return l.isLevelEnabled ? l.isLevelEnabled(level) : true;
+}
+
+/** A logger whose child is created only when first used. */
+function lazyChild(parent: FastifyBaseLogger, bindings: Record<string, unknown>, opts: object): FastifyBaseLogger {
+  let child: FastifyBaseLogger | undefined;
+  return new Proxy(parent, {
+    get(_target, prop) {
+      child ??= parent.child(bindings, opts);
+      const v = Reflect.get(child, prop, child) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(child) : v;
+    },
+  });
+}
+
+/** The access-log line, written through the root logger with the request id (no child needed). */
+function logResponse(root: FastifyBaseLogger, request: FastifyRequest, reply: FastifyReply): void {
+  root.info(
+    { reqId: request.id, method: request.method, url: loggableUrl(request.url), statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 100) / 100 },
     'request completed',
   );
 }
@@ -187,19 +211,22 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   const responses = new ResponseCache();
   const app = Fastify({
     loggerInstance: logger,
+    // A child logger per request carries its request id, but making one (with its redaction setup)
+    // costs about as much as the whole cached read; it is made the first time a request logs.
+    childLoggerFactory: (parent, bindings, opts) => (parent.level === 'silent' ? parent : lazyChild(parent, bindings, opts)),
     bodyLimit: BODY_LIMIT,
     genReqId: nextRequestId,
     routerOptions: { maxParamLength: 512 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     return503OnClosing: true,
     // One access-log line per request (onResponse below) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Errors Fastify raises before routing (bad percent-encoding, over-long params) use our envelope too.
     // No route hooks run on these, so the request id header and the access-log line are added here.
     frameworkErrors: (err, request, reply) => {
       reply.header('x-request-id', request.id);
       sendError(request, reply, err);
-      logResponse(request, reply);
+      if (levelEnabled(logger, 'info')) logResponse(logger, request, reply);
     },
     // Requests Node cannot parse at all (oversized headers, garbage): answer in the envelope and close.
     clientErrorHandler: (err, socket) => {
@@ -221,6 +248,20 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
 
   const verifier = new ApiKeyVerifier(hub.db, () => hub.clock.now(), options.apiKeyCacheMs ?? 5_000);
 
+  /** Checks the Bearer key for one scope. Callback style: a cached key answers synchronously. */
+  const authHook = (scope: ApiScope): onRequestHookHandler => (request, _reply, done) => {
+    const token = bearerToken(request.headers.authorization);
+    if (token instanceof ApiError) return done(token);
+    const verdict = (key: VerifiedKey | null): ApiError | undefined => {
+      if (!key) return new ApiError(401, 'unauthorized', 'unknown or revoked API key');
+      if (!hasScope(key.scopes, scope)) return new ApiError(403, 'forbidden', `this API key lacks the ${scope} scope`);
+      return undefined;
+    };
+    const hit = verifier.cached(token);
+    if (hit !== undefined) return done(verdict(hit));
+    verifier.verify(token).then((key) => done(verdict(key)), (e: Error) => done(e));
+  };
+
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
@@ -233,14 +274,18 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     }
     return reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${path.slice(0, 200)}`));
   });
-  app.addHook('onSend', (request, reply, payload, done) => {
+  // Hooks cost on every request, so each is added only where it does something: the request id
+  // header is set as the request arrives, the access log only when its level is on.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    done(null, payload);
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    logResponse(request, reply);
     done();
   });
+  if (levelEnabled(logger, 'info')) {
+    app.addHook('onResponse', (request, reply, done) => {
+      logResponse(logger, request, reply);
+      done();
+    });
+  }
   // A JSON API: text/plain bodies are 415, not strings that fail validation (the notification routes take raw bytes of any type).
   app.removeContentTypeParser('text/plain');
 
@@ -278,22 +323,12 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   });
 
   app.register(async (api) => {
-    // Callback style with a synchronous cache hit: the hot read path then costs no promise here.
-    api.addHook('onRequest', (request, _reply, done) => {
-      const scope = request.routeOptions.config.scope;
-      if (!scope) return done();
-      const header = request.headers.authorization;
-      if (!header) return done(new ApiError(401, 'unauthorized', 'missing API key: send Authorization: Bearer <key>'));
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) return done(new ApiError(401, 'unauthorized', 'Authorization must be "Bearer <key>"'));
-      const verdict = (key: VerifiedKey | null): ApiError | undefined => {
-        if (!key) return new ApiError(401, 'unauthorized', 'unknown or revoked API key');
-        if (!hasScope(key.scopes, scope)) return new ApiError(403, 'forbidden', `this API key lacks the ${scope} scope`);
-        return undefined;
-      };
-      const hit = verifier.cached(m[1]!);
-      if (hit !== undefined) return done(verdict(hit));
-      verifier.verify(m[1]!).then((key) => done(verdict(key)), (e: Error) => done(e));
+    // Each route that names a scope gets its own auth hook, built once when the route is added:
+    // public routes run no hook, and no request pays for looking its route's config up.
+    api.addHook('onRoute', (route) => {
+      const scope = route.config?.scope;
+      if (!scope) return;
+      route.onRequest = [authHook(scope), ...([] as onRequestHookHandler[]).concat(route.onRequest ?? [])];
     });
 
     // ---- operations ----
@@ -425,7 +460,8 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       const token = hub.store.changeToken();
       let body = responses.get(cacheKey, token);
       if (body === undefined) {
-        body = JSON.stringify(await hub.get(provider, id, { account }));
+        // Kept as bytes: sending a Buffer skips re-encoding the text on every hit.
+        body = Buffer.from(JSON.stringify(await hub.get(provider, id, { account })));
         responses.set(cacheKey, token, body);
       }
       return reply.type('application/json; charset=utf-8').send(body);

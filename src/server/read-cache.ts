@@ -5,18 +5,18 @@
  * several writers) nothing is cached.
  */
 export class ResponseCache {
-  private readonly entries = new Map<string, { token: string; body: string }>();
+  private readonly entries = new Map<string, { token: string; body: Buffer }>();
 
   constructor(private readonly maxEntries = 10_000) {}
 
-  get(key: string, token: string | null): string | undefined {
+  get(key: string, token: string | null): Buffer | undefined {
     if (token === null) return undefined;
     const e = this.entries.get(key);
     return e && e.token === token ? e.body : undefined;
   }
 
   /** `token` must be read BEFORE the data the body was made from. */
-  set(key: string, token: string | null, body: string): void {
+  set(key: string, token: string | null, body: Buffer): void {
     if (token === null) return;
     if (this.entries.size >= this.maxEntries && !this.entries.has(key)) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { token, body });
