@@ -382,6 +382,9 @@ describe('bad input gets the right 4xx with {error:{code,message}}, never a 500'
     // routing and Fastify's own errors, all in the envelope
     ['unknown route', 404, 'route_not_found', () => call(`${h.url}/v1/nothing`, { key: admin })],
     ['unknown route, no key', 404, 'route_not_found', () => call(`${h.url}/nothing/at/all`)],
+    ['trailing slash is no route (404, not 405)', 404, 'route_not_found', () => call(`${h.url}/v1/refunds/`, { key: reader })],
+    ['a 15 KiB bearer key', 401, 'unauthorized', () => call(`${h.url}/v1/refunds`, { headers: { authorization: `Bearer refundhub_${'A'.repeat(15_000)}` } })],
+    ['a well-formed but unknown key', 401, 'unauthorized', () => call(`${h.url}/v1/refunds`, { headers: { authorization: `Bearer refundhub_${'A'.repeat(43)}` } })],
     ['bad percent-encoding in the path', 400, 'invalid_input', () => call(`${h.url}/v1/refunds/ziina/%ZZ`, { key: reader })],
     ['bad percent-encoding, no key', 400, 'invalid_input', () => call(`${h.url}/v1/refunds/ziina/%ZZ`)],
     ['600-char id', 414, 'uri_too_long', () => call(`${h.url}/v1/refunds/ziina/${'a'.repeat(600)}`, { key: reader })],

@@ -171,6 +171,13 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     const signature = signWebhook(payload, secret, Math.floor(clock.now() / 1000));
     const started = performance.now();
     try {
+      // IP-literal hosts skip DNS, so publicOnlyLookup never sees them: check them here (an endpoint
+      // created while private targets were allowed stops receiving once they are not).
+      if (options.allowPrivateUrls === false) {
+        const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+        const reason = forbiddenAddressReason(host);
+        if (reason) throw Object.assign(new Error(`webhook host ${host} is a ${reason} address`), { code: 'EFORBIDDENADDR' });
+      }
       const res = await request(url, {
         method: 'POST',
         body: payload,

@@ -116,6 +116,10 @@ const FORBIDDEN_RANGES: ReadonlyArray<readonly [reason: string, list: BlockList]
   ['unspecified', subnets([['0.0.0.0', 8, 'ipv4'], ['::', 128, 'ipv6']])],
   ['loopback', subnets([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']])],
   ['private', subnets([['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['fc00::', 7, 'ipv6']])],
+  // IPv6 forms that carry an IPv4 address (NAT64, the old IPv4-compatible form, 6to4) can reach
+  // any of the ranges above; benchmarking and IETF protocol ranges are never public services.
+  ['translated', subnets([['64:ff9b::', 96, 'ipv6'], ['::', 96, 'ipv6'], ['2002::', 16, 'ipv6']])],
+  ['special-purpose', subnets([['198.18.0.0', 15, 'ipv4'], ['192.0.0.0', 24, 'ipv4']])],
   ['link-local', subnets([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']])],
   ['multicast', subnets([['224.0.0.0', 4, 'ipv4'], ['ff00::', 8, 'ipv6']])],
   ['reserved', subnets([['240.0.0.0', 4, 'ipv4']])],

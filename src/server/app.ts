@@ -141,18 +141,6 @@ function levelEnabled(log: FastifyBaseLogger, level: string): boolean {
   return l.isLevelEnabled ? l.isLevelEnabled(level) : true;
 }
 
-/** A logger whose child is created only when first used. */
-function lazyChild(parent: FastifyBaseLogger, bindings: Record<string, unknown>, opts: object): FastifyBaseLogger {
-  let child: FastifyBaseLogger | undefined;
-  return new Proxy(parent, {
-    get(_target, prop) {
-      child ??= parent.child(bindings, opts);
-      const v = Reflect.get(child, prop, child) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(child) : v;
-    },
-  });
-}
-
 /** The access-log line, written through the root logger with the request id (no child needed). */
 function logResponse(root: FastifyBaseLogger, request: FastifyRequest, reply: FastifyReply): void {
   root.info(
@@ -167,7 +155,8 @@ function routeMatcher(pattern: string): RegExp {
     .split('/')
     .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
-  return new RegExp(`^${body}/?$`);
+  // Exact, as Fastify's router is: `/v1/refunds/` is no route at all (404), not another method (405).
+  return new RegExp(`^${body}$`);
 }
 
 declare module 'fastify' {
@@ -211,9 +200,9 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   const responses = new ResponseCache();
   const app = Fastify({
     loggerInstance: logger,
-    // A child logger per request carries its request id, but making one (with its redaction setup)
-    // costs about as much as the whole cached read; it is made the first time a request logs.
-    childLoggerFactory: (parent, bindings, opts) => (parent.level === 'silent' ? parent : lazyChild(parent, bindings, opts)),
+    // A child logger per request carries its request id; when nothing is logged at all there is
+    // nothing to carry, and the child (with its redaction setup) is pure cost on every request.
+    childLoggerFactory: (parent, bindings, opts) => (parent.level === 'silent' ? parent : parent.child(bindings, opts)),
     bodyLimit: BODY_LIMIT,
     genReqId: nextRequestId,
     routerOptions: { maxParamLength: 512 },

@@ -12,6 +12,8 @@ export const API_SCOPES = ['refunds:read', 'refunds:write', 'webhooks:write'] as
 export type ApiScope = (typeof API_SCOPES)[number];
 
 export const API_KEY_PREFIX = 'refundhub_';
+/** The exact shape of the keys we issue (prefix + 32 random bytes, base64url). */
+export const API_KEY_RE = /^refundhub_[A-Za-z0-9_-]{43}$/;
 
 export function isApiScope(v: unknown): v is ApiScope {
   return typeof v === 'string' && (API_SCOPES as readonly string[]).includes(v);
@@ -97,7 +99,7 @@ export interface VerifiedKey {
 
 /** Looks a presented key up by its hash; null for unknown, malformed or revoked keys. */
 export async function verifyApiKey(db: Db, key: string): Promise<VerifiedKey | null> {
-  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return null;
+  if (!API_KEY_RE.test(key)) return null;
   const row = await db.selectFrom('api_keys').select(['id', 'scopes', 'revoked_at']).where('hash', '=', hashApiKey(key)).executeTakeFirst();
   if (!row || row.revoked_at != null) return null;
   return { id: row.id, scopes: parseScopes(row.scopes) };
@@ -134,6 +136,8 @@ export class ApiKeyVerifier {
    * the cache cannot say (then call `verify`). Lets the hot path stay synchronous.
    */
   cached(key: string): VerifiedKey | null | undefined {
+    // Anything not shaped like our keys is refused before it can take room in the cache.
+    if (!API_KEY_RE.test(key)) return null;
     const t = this.now();
     const hit = this.cache.get(key);
     if (!hit || hit.until <= t) return undefined;
@@ -142,13 +146,15 @@ export class ApiKeyVerifier {
   }
 
   async verify(key: string): Promise<VerifiedKey | null> {
+    if (!API_KEY_RE.test(key)) return null;
     const t = this.now();
     const hit = this.cache.get(key);
     let verified: VerifiedKey | null;
     if (hit && hit.until > t) verified = hit.key;
     else {
       verified = await verifyApiKey(this.db, key);
-      if (this.cache.size > 10_000) this.cache.clear();
+      // Bounded: the oldest entry goes first, so a flood of wrong keys cannot evict all good ones at once.
+      if (this.cache.size >= 10_000) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, { key: verified, until: t + this.ttlMs });
     }
     this.touch(verified, t);

@@ -64,8 +64,8 @@ export function withStatementCache(sqlite: SqliteDatabase, maxStatements = 500):
       }
       stmt = fresh;
     }
-    // Kysely prepares right before it runs, so counting here counts every write (BEGIN and COMMIT
-    // included, which only makes the count move more often than needed, never less).
+    // Kysely prepares right before it runs (on its one locked connection, in the same synchronous
+    // step), so counting statements that are not read-only here counts every write as it happens.
     if (!stmt.readonly) writes += 1;
     return stmt;
   };

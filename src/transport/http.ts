@@ -114,6 +114,12 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const deadlines = new Set<{ at: number; body: { destroy(err: Error): unknown } }>();
   let sweeper: NodeJS.Timeout | undefined;
   const sweep = () => {
+    // Idle for a whole tick: stop ticking until the next request (a busy client keeps one timer).
+    if (deadlines.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+      return;
+    }
     const now = performance.now();
     for (const d of deadlines) {
       if (d.at <= now) {

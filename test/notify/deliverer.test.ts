@@ -53,6 +53,17 @@ afterEach(async () => {
 });
 
 describe('delivery-time address check', () => {
+  it('refuses an IP-literal endpoint on a private address once private targets are not allowed', async () => {
+    // `endpoint` targets 127.0.0.1 and was created while private targets were allowed.
+    const ev = makeEvent('refund.succeeded', clock.now());
+    await insertEvent(store.db, ev, clock.now());
+    expect(await deliverer({ allowPrivateUrls: false }).tick()).toBe(1);
+    expect(receiver.requests).toHaveLength(0);
+    const d = await deliveryOf(ev.id);
+    expect(d).toMatchObject({ status: 'pending', attempts: 1, last_status_code: null });
+    expect(d.last_error).toMatch(/127\.0\.0\.1 is a loopback address/);
+  });
+
   it('refuses a hostname that resolves to loopback when private targets are not allowed, and records why', async () => {
     // The endpoint was let in (say the name resolved elsewhere then); at delivery it resolves to 127.0.0.1.
     const byName = await createEndpoint(store.db, { url: receiver.url.replace('127.0.0.1', 'localhost') }, clock.now(), { allowPrivateWebhookUrls: true });

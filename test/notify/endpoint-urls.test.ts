@@ -52,6 +52,11 @@ describe('webhook URL policy', () => {
     ['http://[::]/hook', 'unspecified'],
     ['http://224.0.0.1/hook', 'multicast'],
     ['http://[ff02::1]/hook', 'multicast'],
+    ['http://[64:ff9b::7f00:1]/hook', 'translated'], // NAT64 of 127.0.0.1
+    ['http://[::7f00:1]/hook', 'translated'], // IPv4-compatible 127.0.0.1
+    ['http://[2002:7f00:1::1]/hook', 'translated'], // 6to4
+    ['http://198.18.0.1/hook', 'special-purpose'],
+    ['http://192.0.0.8/hook', 'special-purpose'],
   ])('rejects the IP literal %s (%s)', async (url, reason) => {
     const err = await rejection(url);
     expect(err.message).toContain(`${reason} address`);
