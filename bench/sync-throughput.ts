@@ -19,6 +19,8 @@ import { loadConfig } from '../src/config/index.js';
 import { PROVIDER_IDS, type ProviderId } from '../src/domain/refund.js';
 import { silentLogger } from '../src/logger.js';
 import { createEndpoint } from '../src/notify/endpoints.js';
+// The bare side uses the poller's own per-provider limit, so both sides schedule alike.
+import { Limiter } from '../src/poller/poller.js';
 import type { NativeRefund } from '../src/providers/types.js';
 import { getProvider } from '../src/providers/registry.js';
 import { createRefundHub, type RefundHub } from '../src/service.js';
@@ -81,22 +83,6 @@ async function pool<T>(count: number, inflight: number, job: (i: number) => Prom
   return out;
 }
 
-/** The poller's per-provider limit, reproduced for the bare side. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
 
 /** Bare side: `count` fetches from `items` (starting at `offset`), in batches of 100 with 4 in flight per provider. */
 async function bareFetches(hub: RefundHub, items: Item[], offset: number, count: number): Promise<number> {

@@ -1,3 +1,4 @@
+import { silentLogger } from '../src/logger.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
@@ -168,7 +169,7 @@ describe('crash safety', () => {
     }
     rx.delayMs = 0;
 
-    const truthClient = createRefundClient({ config: em.config() });
+    const truthClient = createRefundClient({ config: em.config(), logger: silentLogger });
     const truth = new Map<string, string>();
     for (const p of plans) truth.set(`${p.provider}/${p.id}`, (await truthClient.getRefund(p.provider, p.id)).status);
     await truthClient.close();

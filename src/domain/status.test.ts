@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../logger.js';
 import { createStatusMapper } from './status.js';
+import { recordingLogger } from '../../test/support/logger.js';
 
-interface Entry {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  obj: object;
-  msg: string | undefined;
-}
 
-function recordingLogger(): Logger & { entries: Entry[] } {
-  const entries: Entry[] = [];
-  const logger: Logger & { entries: Entry[] } = {
-    entries,
-    debug: (obj, msg) => void entries.push({ level: 'debug', obj, msg }),
-    info: (obj, msg) => void entries.push({ level: 'info', obj, msg }),
-    warn: (obj, msg) => void entries.push({ level: 'warn', obj, msg }),
-    error: (obj, msg) => void entries.push({ level: 'error', obj, msg }),
-    child: () => logger,
-  };
-  return logger;
-}
 
 const table = { completed: 'succeeded', PENDING: 'pending', Failed: 'failed', voided: 'canceled', needs_info: 'requires_action' } as const;
 
@@ -36,7 +20,7 @@ describe('createStatusMapper', () => {
     expect(map('FAILED', log)).toBe('failed');
     expect(map('  voided\n', log)).toBe('canceled');
     expect(map('Needs_Info', log)).toBe('requires_action');
-    expect(log.entries).toEqual([]);
+    expect(log.lines).toEqual([]);
   });
 
   it('maps unknown words to unknown with exactly one warning per word', () => {
@@ -48,11 +32,11 @@ describe('createStatusMapper', () => {
     expect(map('on_hold', log)).toBe('unknown');
     expect(map('on_hold', log)).toBe('unknown');
     expect(map('completed', log)).toBe('succeeded');
-    expect(log.entries).toHaveLength(2);
-    expect(log.entries.every((e) => e.level === 'warn')).toBe(true);
-    expect(log.entries[0]!.obj).toEqual({ provider: 'stan', providerStatus: 'exploded' });
-    expect(log.entries[0]!.msg).toBe('unrecognized stan refund status "exploded"; mapped to unknown');
-    expect(log.entries[1]!.obj).toEqual({ provider: 'stan', providerStatus: 'on_hold' });
+    expect(log.lines).toHaveLength(2);
+    expect(log.lines.every((e) => e.level === 'warn')).toBe(true);
+    expect(log.lines[0]!.obj).toEqual({ provider: 'stan', providerStatus: 'exploded' });
+    expect(log.lines[0]!.msg).toBe('unrecognized stan refund status "exploded"; mapped to unknown');
+    expect(log.lines[1]!.obj).toEqual({ provider: 'stan', providerStatus: 'on_hold' });
   });
 
   it('remembers warnings per mapper, across loggers', () => {
@@ -61,13 +45,13 @@ describe('createStatusMapper', () => {
     const b = recordingLogger();
     map('weird', a);
     map('weird', b);
-    expect(a.entries).toHaveLength(1);
-    expect(b.entries).toHaveLength(0);
+    expect(a.lines).toHaveLength(1);
+    expect(b.lines).toHaveLength(0);
     // A mapper for another provider warns on its own.
     const other = createStatusMapper('gr4vy', table);
     other('weird', b);
-    expect(b.entries).toHaveLength(1);
-    expect(b.entries[0]!.obj).toEqual({ provider: 'gr4vy', providerStatus: 'weird' });
+    expect(b.lines).toHaveLength(1);
+    expect(b.lines[0]!.obj).toEqual({ provider: 'gr4vy', providerStatus: 'weird' });
   });
 
   it('works without a logger', () => {
@@ -86,14 +70,14 @@ describe('createStatusMapper', () => {
       expect(() => map(v, log)).not.toThrow();
       expect(map(v, log)).toBe('unknown');
     }
-    expect(log.entries.every((e) => e.level === 'warn')).toBe(true);
+    expect(log.lines.every((e) => e.level === 'warn')).toBe(true);
     // Non-strings keyed by their string form: {} and nullProto and throwingToString share "[object Object]".
-    const statuses = log.entries.map((e) => (e.obj as { providerStatus: unknown }).providerStatus);
+    const statuses = log.lines.map((e) => (e.obj as { providerStatus: unknown }).providerStatus);
     expect(statuses).toContain(undefined);
     expect(statuses).toContain(null);
     expect(statuses).toContain(42);
-    expect(new Set(log.entries.map((e) => e.msg)).size).toBe(log.entries.length);
-    expect(log.entries.length).toBeLessThan(values.length);
+    expect(new Set(log.lines.map((e) => e.msg)).size).toBe(log.lines.length);
+    expect(log.lines.length).toBeLessThan(values.length);
   });
 
   it('an empty or whitespace string is unknown', () => {
@@ -101,6 +85,6 @@ describe('createStatusMapper', () => {
     const log = recordingLogger();
     expect(map('', log)).toBe('unknown');
     expect(map('   ', log)).toBe('unknown');
-    expect(log.entries).toHaveLength(2);
+    expect(log.lines).toHaveLength(2);
   });
 });

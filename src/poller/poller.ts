@@ -36,7 +36,7 @@ export interface Poller {
 }
 
 /** A counting semaphore: the per-provider concurrency limit. */
-class Limiter {
+export class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly max: number) {}

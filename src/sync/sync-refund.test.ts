@@ -12,6 +12,7 @@ import type { RefundClient } from '../client.js';
 import type { Logger } from '../logger.js';
 import { KeyedLock } from './lock.js';
 import { applyCurrencyHint, syncRefund } from './sync-refund.js';
+import { recordingLogger } from '../../test/support/logger.js';
 
 const M = 60_000;
 const D = 24 * 60 * M;
@@ -234,12 +235,6 @@ describe('applyCurrencyHint', () => {
   });
 });
 
-/** A real Logger that keeps what was logged (level and message), children included. */
-function recordingLogger(lines: Array<{ level: string; msg: string | undefined; obj: object }> = []): Logger & { lines: typeof lines } {
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, msg, obj });
-  const logger = { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
 
 describe('syncRefund: unknown status on a final refund', () => {
   it('keeps the final status (anomaly) but alerts: error log and a refund.unknown_status event', async () => {

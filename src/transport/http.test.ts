@@ -12,6 +12,7 @@ import {
   type Transport,
   type TransportOptions,
 } from './http.js';
+import { rejectionOf } from '../../test/support/errors.js';
 
 /** One scripted step per request; the last step repeats. */
 type Step = (req: IncomingMessage, res: ServerResponse) => void;
@@ -85,15 +86,6 @@ function transportWith(options: TransportOptions = {}): Harness {
 
 const get = (url: string, headers: HttpRequest['headers'] = () => ({})): HttpRequest => ({ provider: 'ziina', method: 'GET', url, headers });
 
-async function caught(p: Promise<unknown>): Promise<RefundHubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefundHubError);
-    return e as RefundHubError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('retries', () => {
   it('retries 500, 502 and 503, then returns the success', async () => {
@@ -125,7 +117,7 @@ describe('retries', () => {
     const res = await h.transport.send(get(s.url));
     expect(res.status).toBe(status);
     expect(s.hits).toHaveLength(1);
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(s.hits).toHaveLength(2);
     expect(err.code).toBe(code);
     expect(err.retryable).toBe(retryable);
@@ -149,7 +141,7 @@ describe('retries', () => {
   it('exhausted network errors -> provider_error, retryable', async () => {
     const s = await scriptServer([destroy]);
     const h = transportWith({ maxAttempts: 3 });
-    const err = await caught(h.transport.send(get(s.url)));
+    const err = await rejectionOf(h.transport.send(get(s.url)));
     expect(s.hits).toHaveLength(3);
     expect(err.code).toBe('provider_error');
     expect(err.retryable).toBe(true);
@@ -162,7 +154,7 @@ describe('retries', () => {
     const s = await scriptServer([json(200, {})]);
     await s.close();
     const h = transportWith({ maxAttempts: 2 });
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(err.code).toBe('provider_error');
     expect(err.retryable).toBe(true);
     expect(err.message).toContain('ECONNREFUSED');
@@ -172,7 +164,7 @@ describe('retries', () => {
   it('exhausted 5xx -> getJson provider_error, retryable, with the status', async () => {
     const s = await scriptServer([json(502, { message: 'bad gateway' })]);
     const h = transportWith({ maxAttempts: 3 });
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(s.hits).toHaveLength(3);
     expect(err.code).toBe('provider_error');
     expect(err.retryable).toBe(true);
@@ -208,7 +200,7 @@ describe('Retry-After and 429', () => {
     expect(h.sleeps).toEqual([]);
 
     const s2 = await scriptServer([json(429, {}, { 'retry-after': '120' })]);
-    const err = await caught(h.transport.getJson(get(s2.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s2.url)));
     expect(s2.hits).toHaveLength(1);
     expect(err.code).toBe('rate_limited');
     expect(err.retryable).toBe(true);
@@ -221,7 +213,7 @@ describe('Retry-After and 429', () => {
   it('429 without Retry-After backs off and, when exhausted, is rate_limited without retryAfterMs', async () => {
     const s = await scriptServer([json(429, {})]);
     const h = transportWith({ maxAttempts: 2, random: () => 0.5, baseDelayMs: 100 });
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(s.hits).toHaveLength(2);
     expect(h.sleeps).toEqual([50]);
     expect(err.code).toBe('rate_limited');
@@ -292,7 +284,7 @@ describe('per-attempt behaviour', () => {
     const s = await scriptServer([(_req, res) => void setTimeout(() => res.writeHead(200).end('{}'), 3000).unref()]);
     const h = transportWith({ timeoutMs: 200, maxAttempts: 2 });
     const started = Date.now();
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     const elapsed = Date.now() - started;
     expect(err.code).toBe('provider_error');
     expect(err.retryable).toBe(true);
@@ -319,7 +311,7 @@ describe('per-attempt behaviour', () => {
     ]);
     const h = transportWith({ timeoutMs: 1500, maxAttempts: 1 });
     const started = Date.now();
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(err.code).toBe('provider_error');
     expect(err.message).toBe('ziina: timed out after 1500 ms');
     expect(Date.now() - started).toBeLessThan(3000);
@@ -328,7 +320,7 @@ describe('per-attempt behaviour', () => {
   it('a response over maxResponseBytes is invalid_response, not retried', async () => {
     const s = await scriptServer([raw(200, JSON.stringify({ pad: 'x'.repeat(20_000) }), { 'content-type': 'application/json' })]);
     const h = transportWith({ maxResponseBytes: 10_000 });
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(err.code).toBe('invalid_response');
     expect(err.message).toBe('ziina: response larger than 10000 bytes');
     expect(s.hits).toHaveLength(1);
@@ -337,7 +329,7 @@ describe('per-attempt behaviour', () => {
   it('2xx with bad JSON -> invalid_response', async () => {
     const s = await scriptServer([raw(200, '<html>oops</html>', { 'content-type': 'text/html' })]);
     const h = transportWith();
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(s.hits).toHaveLength(1);
     expect(err.code).toBe('invalid_response');
     expect(err.httpStatus).toBe(200);
@@ -347,7 +339,7 @@ describe('per-attempt behaviour', () => {
   it('2xx with an empty body -> invalid_response', async () => {
     const s = await scriptServer([raw(204, '')]);
     const h = transportWith();
-    const err = await caught(h.transport.getJson(get(s.url)));
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
     expect(err.code).toBe('invalid_response');
     expect(err.httpStatus).toBe(204);
   });
@@ -356,7 +348,7 @@ describe('per-attempt behaviour', () => {
     const s = await scriptServer([json(404, { error: { code: 'REFUND_EXPIRED' } })]);
     const h = transportWith();
     const seen: unknown[] = [];
-    const err = await caught(
+    const err = await rejectionOf(
       h.transport.getJson(get(s.url), (res, parsed) => {
         seen.push([res.status, parsed]);
         return new RefundHubError('invalid_input', 'expired', { provider: 'ziina', httpStatus: res.status });
@@ -367,7 +359,7 @@ describe('per-attempt behaviour', () => {
     expect(seen).toEqual([[404, { error: { code: 'REFUND_EXPIRED' } }]]);
 
     // Returning undefined keeps the default.
-    const fallback = await caught(h.transport.getJson(get(s.url), () => undefined));
+    const fallback = await rejectionOf(h.transport.getJson(get(s.url), () => undefined));
     expect(fallback.code).toBe('not_found');
   });
 

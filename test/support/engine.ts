@@ -27,7 +27,7 @@ export interface TestEngine {
 export async function createTestEngine(config: LoadedConfig, options: { scheduler?: SchedulerOptions; url?: string } = {}): Promise<TestEngine> {
   const url = options.url ?? tempDatabaseUrl();
   const store = await createStore(url);
-  const client = createRefundClient({ config, transport: { maxAttempts: 1, timeoutMs: 5000 } });
+  const client = createRefundClient({ config, logger: silentLogger, transport: { maxAttempts: 1, timeoutMs: 5000 } });
   const clock = new ManualClock(Date.now());
   const metrics = createMetrics();
   const deps: SyncDeps = {

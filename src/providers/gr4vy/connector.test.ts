@@ -9,6 +9,7 @@ import { RefundHubError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import { createTransport, type Transport } from '../../transport/http.js';
 import { gr4vy } from './index.js';
+import { rejectionOf } from '../../../test/support/errors.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -19,15 +20,6 @@ function client(overrides: Record<string, unknown> = {}, transport: Record<strin
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<RefundHubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefundHubError);
-    return e as RefundHubError;
-  }
-  throw new Error('expected a RefundHubError');
-}
 
 const create = (input: Record<string, unknown> = {}) => String(em.emulator.createRefund('gr4vy', input).id);
 
@@ -73,7 +65,7 @@ describe('gr4vy connector against the emulator', () => {
   });
 
   it('maps 404 to not_found', async () => {
-    const e = await failure(client().getRefund('gr4vy', '00000000-0000-4000-8000-000000000000'));
+    const e = await rejectionOf(client().getRefund('gr4vy', '00000000-0000-4000-8000-000000000000'));
     expect(e.code).toBe('not_found');
     expect(e.httpStatus).toBe(404);
   });
@@ -81,7 +73,7 @@ describe('gr4vy connector against the emulator', () => {
   it('maps a token from the wrong key to authentication_failed', async () => {
     const id = create();
     const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const e = await failure(client({ privateKey: otherKey }).getRefund('gr4vy', id));
+    const e = await rejectionOf(client({ privateKey: otherKey }).getRefund('gr4vy', id));
     expect(e.code).toBe('authentication_failed');
     expect(e.httpStatus).toBe(401);
     expect(e.message).not.toContain('PRIVATE KEY');
@@ -89,7 +81,7 @@ describe('gr4vy connector against the emulator', () => {
 
   it('maps a token without a refund-reading scope to authentication_failed naming the scope', async () => {
     const id = create();
-    const e = await failure(client({ scopes: ['buyers.read'] }).getRefund('gr4vy', id));
+    const e = await rejectionOf(client({ scopes: ['buyers.read'] }).getRefund('gr4vy', id));
     expect(e.code).toBe('authentication_failed');
     expect(e.httpStatus).toBe(403);
     expect(e.message).toContain('transactions.read');
@@ -106,7 +98,7 @@ describe('gr4vy connector against the emulator', () => {
   it('gives up after 3 attempts of 5xx with provider_error', async () => {
     const id = create();
     em.emulator.injectFault('gr4vy', { kind: 'error', count: 5, status: 500 });
-    const e = await failure(client().getRefund('gr4vy', id));
+    const e = await rejectionOf(client().getRefund('gr4vy', id));
     expect(e.code).toBe('provider_error');
     expect(e.httpStatus).toBe(500);
     expect(em.emulator.requests('gr4vy')).toHaveLength(3);
@@ -124,7 +116,7 @@ describe('gr4vy connector against the emulator', () => {
   it('surfaces a long Retry-After as rate_limited', async () => {
     const id = create();
     em.emulator.injectFault('gr4vy', { kind: 'rate_limit', count: 1, retryAfterS: 30 });
-    const e = await failure(client().getRefund('gr4vy', id));
+    const e = await rejectionOf(client().getRefund('gr4vy', id));
     expect(e.code).toBe('rate_limited');
     expect(e.retryAfterMs).toBe(30_000);
   });
@@ -139,19 +131,19 @@ describe('gr4vy connector against the emulator', () => {
   it('maps malformed JSON to invalid_response', async () => {
     const id = create();
     em.emulator.injectFault('gr4vy', { kind: 'malformed', count: 5 });
-    expect((await failure(client().getRefund('gr4vy', id))).code).toBe('invalid_response');
+    expect((await rejectionOf(client().getRefund('gr4vy', id))).code).toBe('invalid_response');
   });
 
   it('maps latency beyond the timeout to provider_error', async () => {
     const id = create();
     em.emulator.injectFault('gr4vy', { kind: 'latency', count: 3, delayMs: 1000 });
-    const e = await failure(client({}, { timeoutMs: 200 }).getRefund('gr4vy', id));
+    const e = await rejectionOf(client({}, { timeoutMs: 200 }).getRefund('gr4vy', id));
     expect(e.code).toBe('provider_error');
     expect(e.message).toContain('timed out');
   });
 
   it.each(['not-a-uuid', '../transactions', '6a1d4e46-14ed-4fe1-a45f-eff4e025d21', ''])('rejects id %j before any request', async (bad) => {
-    const e = await failure(client().getRefund('gr4vy', bad));
+    const e = await rejectionOf(client().getRefund('gr4vy', bad));
     expect(e.code).toBe('invalid_input');
     expect(em.emulator.requests('gr4vy')).toHaveLength(0);
   });

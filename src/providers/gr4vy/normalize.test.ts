@@ -9,6 +9,7 @@ import { gr4vy } from './index.js';
 import { normalizeGr4vyRefund } from './normalize.js';
 import { GR4VY_STATUS_TABLE, mapGr4vyStatus } from './status.js';
 import { gr4vyRefundSchema } from './wire.js';
+import { recordingLogger } from '../../../test/support/logger.js';
 
 const settings = gr4vy.config.resolve({ ...gr4vy.demoSettings(), baseUrl: 'http://127.0.0.1' });
 
@@ -38,11 +39,6 @@ function wireRefund(over: Record<string, unknown> = {}): Record<string, unknown>
   };
 }
 
-function recordingLogger(): Logger & { warnings: unknown[] } {
-  const warnings: unknown[] = [];
-  const l = { ...silentLogger, warnings, warn: (obj: object) => void warnings.push(obj), child: () => l };
-  return l;
-}
 
 const normalize = (over: Record<string, unknown> = {}, logger: Logger = silentLogger) =>
   normalizeGr4vyRefund(parseWire('gr4vy', gr4vyRefundSchema, wireRefund(over)), { account: 'default', settings, logger });

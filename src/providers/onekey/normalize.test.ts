@@ -8,21 +8,8 @@ import { onekeyConfig } from './config.js';
 import { normalizeOnekeyRefund } from './normalize.js';
 import { mapOnekeyStatus, ONEKEY_STATUS_TABLE } from './status.js';
 import { OnekeyRefundWire } from './wire.js';
+import { recordingLogger } from '../../../test/support/logger.js';
 
-function recordingLogger(): Logger & { warnings: Array<{ obj: object; msg?: string }> } {
-  const warnings: Array<{ obj: object; msg?: string }> = [];
-  const logger = {
-    warnings,
-    debug() {},
-    info() {},
-    warn(obj: object, msg?: string) {
-      warnings.push({ obj, msg });
-    },
-    error() {},
-    child: () => logger,
-  };
-  return logger;
-}
 
 /** Parses a JSON text the way the transport does, so numbers arrive as JSON numbers. */
 function fromJson(text: string, currency?: string, logger?: Logger) {

@@ -6,6 +6,7 @@ import { RefundHubError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import type { RawSettings } from '../types.js';
 import { classifyStanError } from './connector.js';
+import { rejectionOf } from '../../../test/support/errors.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -27,15 +28,6 @@ function client(overrides: RawSettings = {}, transport: Record<string, number> =
   return c;
 }
 
-async function rejection(p: Promise<unknown>): Promise<RefundHubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefundHubError);
-    return e as RefundHubError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const STATUSES = [
   ['payment_holding', 'pending'],
@@ -89,7 +81,7 @@ describe('StanConnector against the emulator', () => {
   });
 
   it('maps 404 to not_found', async () => {
-    const e = await rejection(client().getRefund('stan', '00000000-0000-4000-8000-000000000404'));
+    const e = await rejectionOf(client().getRefund('stan', '00000000-0000-4000-8000-000000000404'));
     expect(e.code).toBe('not_found');
     expect(e.httpStatus).toBe(404);
     expect(em.emulator.requests('stan')).toHaveLength(1);
@@ -98,7 +90,7 @@ describe('StanConnector against the emulator', () => {
   it('maps rejected credentials to authentication_failed without leaking them', async () => {
     const stored = em.emulator.createRefund('stan', {});
     for (const overrides of [{ clientSecret: 'wrong-secret-123' }, { clientId: 'wrong-client-456' }]) {
-      const e = await rejection(client(overrides).getRefund('stan', String(stored.refund_id)));
+      const e = await rejectionOf(client(overrides).getRefund('stan', String(stored.refund_id)));
       expect(e.code).toBe('authentication_failed');
       expect(e.httpStatus).toBe(401);
       expect(e.message).not.toMatch(/wrong-|demo-stan-secret/);
@@ -118,7 +110,7 @@ describe('StanConnector against the emulator', () => {
   it('gives up after 3 attempts of 5xx with provider_error', async () => {
     const stored = em.emulator.createRefund('stan', {});
     em.emulator.injectFault('stan', { kind: 'error', count: 3, status: 500 });
-    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
     expect(e.code).toBe('provider_error');
     expect(e.httpStatus).toBe(500);
     expect(e.retryable).toBe(true);
@@ -140,7 +132,7 @@ describe('StanConnector against the emulator', () => {
   it('surfaces persistent 429 as rate_limited with the wait', async () => {
     const stored = em.emulator.createRefund('stan', {});
     em.emulator.injectFault('stan', { kind: 'rate_limit', count: 1, retryAfterS: 120 });
-    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
     expect(e.code).toBe('rate_limited');
     expect(e.retryAfterMs).toBe(120_000);
   });
@@ -156,7 +148,7 @@ describe('StanConnector against the emulator', () => {
   it('maps malformed JSON to invalid_response', async () => {
     const stored = em.emulator.createRefund('stan', {});
     em.emulator.injectFault('stan', { kind: 'malformed', count: 1 });
-    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
     expect(e.code).toBe('invalid_response');
   });
 
@@ -164,7 +156,7 @@ describe('StanConnector against the emulator', () => {
     const stored = em.emulator.createRefund('stan', {});
     // Stored directly as Stan might (wrongly) send it: a float amount.
     em.emulator.getRefund('stan', String(stored.refund_id))!.amount = 10.5;
-    const e = await rejection(client().getRefund('stan', String(stored.refund_id)));
+    const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
     expect(e.code).toBe('invalid_response');
     expect(e.message).toContain('amount');
   });
@@ -173,7 +165,7 @@ describe('StanConnector against the emulator', () => {
     const stored = em.emulator.createRefund('stan', {});
     em.emulator.injectFault('stan', { kind: 'latency', count: 3, delayMs: 1000 });
     const started = performance.now();
-    const e = await rejection(client({}, { timeoutMs: 200 }).getRefund('stan', String(stored.refund_id)));
+    const e = await rejectionOf(client({}, { timeoutMs: 200 }).getRefund('stan', String(stored.refund_id)));
     expect(e.code).toBe('provider_error');
     expect(e.message).toMatch(/timed out/);
     expect(performance.now() - started).toBeLessThan(2000);
@@ -182,7 +174,7 @@ describe('StanConnector against the emulator', () => {
   it('validates ids before any request', async () => {
     const c = client();
     for (const bad of ['not-a-uuid', '', '../../v1/refunds', '3fa85f64-5717-4562-b3fc-2c963f66afa', '3fa85f64571745629b3fc2c963f66afa6', '3fa85f64-5717-4562-b3fc-2c963f66afa6/x']) {
-      const e = await rejection(c.getRefund('stan', bad));
+      const e = await rejectionOf(c.getRefund('stan', bad));
       expect(e.code).toBe('invalid_input');
     }
     expect(em.emulator.requests('stan')).toHaveLength(0);
@@ -201,7 +193,7 @@ describe('StanConnector against the emulator', () => {
   it('keeps a base URL path prefix', async () => {
     const stored = em.emulator.createRefund('stan', {});
     // The emulator mounts Stan under /stan: a base URL without it must miss, proving the prefix is used.
-    const e = await rejection(client({ baseUrl: em.url }).getRefund('stan', String(stored.refund_id)));
+    const e = await rejectionOf(client({ baseUrl: em.url }).getRefund('stan', String(stored.refund_id)));
     expect(e.code).toBe('not_found');
     const r = await client({ baseUrl: `${em.url}/stan/` }).getRefund('stan', String(stored.refund_id));
     expect(r.id).toBe(stored.refund_id);

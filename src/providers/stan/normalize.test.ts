@@ -8,21 +8,8 @@ import { stanConfig, STAN_DEFAULT_BASE_URL } from './config.js';
 import { normalizeStanRefund } from './normalize.js';
 import { mapStanStatus, STAN_STATUS_TABLE } from './status.js';
 import { STAN_KNOWN_STATUSES, StanRefundWire } from './wire.js';
+import { recordingLogger } from '../../../test/support/logger.js';
 
-function recordingLogger(): Logger & { warnings: Array<{ obj: object; msg?: string }> } {
-  const warnings: Array<{ obj: object; msg?: string }> = [];
-  const logger = {
-    warnings,
-    debug() {},
-    info() {},
-    warn(obj: object, msg?: string) {
-      warnings.push({ obj, msg });
-    },
-    error() {},
-    child: () => logger,
-  };
-  return logger;
-}
 
 const base = {
   refund_id: '3fa85f64-5717-4562-b3fc-2c963f66afa6',

@@ -9,6 +9,7 @@ import { createTransport } from '../../transport/http.js';
 import type { TransportOptions } from '../../transport/http.js';
 import type { RawSettings } from '../types.js';
 import { tazapay } from './index.js';
+import { rejectionOf } from '../../../test/support/errors.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -30,15 +31,6 @@ function client(transport: TransportOptions = {}, overrides: RawSettings = {}): 
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<RefundHubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefundHubError);
-    return e as RefundHubError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('tazapay connector against the emulator', () => {
   it.each([
@@ -93,7 +85,7 @@ describe('tazapay connector against the emulator', () => {
   });
 
   it('maps 404 to not_found', async () => {
-    const e = await failure(client().getRefund('tazapay', 'rfd_doesnotexist00000000'));
+    const e = await rejectionOf(client().getRefund('tazapay', 'rfd_doesnotexist00000000'));
     expect(e.code).toBe('not_found');
     expect(e.httpStatus).toBe(404);
   });
@@ -103,7 +95,7 @@ describe('tazapay connector against the emulator', () => {
     ['a wrong key', { apiKey: 'wrong-key' }],
   ])('maps %s to authentication_failed without echoing it', async (_what, overrides) => {
     const stored = em.emulator.createRefund('tazapay', {});
-    const e = await failure(client({}, overrides).getRefund('tazapay', String(stored.id)));
+    const e = await rejectionOf(client({}, overrides).getRefund('tazapay', String(stored.id)));
     expect(e.code).toBe('authentication_failed');
     expect(e.httpStatus).toBe(401);
     expect(e.message).not.toMatch(/wrong-|demo-tazapay/);
@@ -113,7 +105,7 @@ describe('tazapay connector against the emulator', () => {
   it('reports missing credentials as not_configured before any request', async () => {
     const c = createRefundClient({ config: em.config({ tazapay: { apiKey: undefined } }), logger: silentLogger });
     clients.push(c);
-    const e = await failure(c.getRefund('tazapay', 'rfd_abc'));
+    const e = await rejectionOf(c.getRefund('tazapay', 'rfd_abc'));
     expect(e.code).toBe('not_configured');
     expect(e.message).toContain('REFUNDHUB_TAZAPAY_API_KEY');
     expect(em.emulator.requests('tazapay')).toHaveLength(0);
@@ -130,7 +122,7 @@ describe('tazapay connector against the emulator', () => {
   it('gives up on persistent 5xx with provider_error', async () => {
     const stored = em.emulator.createRefund('tazapay', {});
     em.emulator.injectFault('tazapay', { kind: 'error', status: 500, count: 3 });
-    const e = await failure(client().getRefund('tazapay', String(stored.id)));
+    const e = await rejectionOf(client().getRefund('tazapay', String(stored.id)));
     expect(e.code).toBe('provider_error');
     expect(e.httpStatus).toBe(500);
     expect(em.emulator.requests('tazapay')).toHaveLength(3);
@@ -151,7 +143,7 @@ describe('tazapay connector against the emulator', () => {
   it('surfaces persistent 429 as rate_limited with the wait', async () => {
     const stored = em.emulator.createRefund('tazapay', {});
     em.emulator.injectFault('tazapay', { kind: 'rate_limit', count: 3, retryAfterS: 0 });
-    const e = await failure(client().getRefund('tazapay', String(stored.id)));
+    const e = await rejectionOf(client().getRefund('tazapay', String(stored.id)));
     expect(e.code).toBe('rate_limited');
     expect(e.retryAfterMs).toBe(0);
   });
@@ -167,20 +159,20 @@ describe('tazapay connector against the emulator', () => {
   it('maps malformed JSON to invalid_response', async () => {
     const stored = em.emulator.createRefund('tazapay', {});
     em.emulator.injectFault('tazapay', { kind: 'malformed', count: 1 });
-    const e = await failure(client().getRefund('tazapay', String(stored.id)));
+    const e = await rejectionOf(client().getRefund('tazapay', String(stored.id)));
     expect(e.code).toBe('invalid_response');
   });
 
   it('times out slow answers as provider_error', async () => {
     const stored = em.emulator.createRefund('tazapay', {});
     em.emulator.injectFault('tazapay', { kind: 'latency', count: 3, delayMs: 800 });
-    const e = await failure(client({ timeoutMs: 200 }).getRefund('tazapay', String(stored.id)));
+    const e = await rejectionOf(client({ timeoutMs: 200 }).getRefund('tazapay', String(stored.id)));
     expect(e.code).toBe('provider_error');
     expect(e.message).toMatch(/timed out/);
   });
 
   it.each(['rfd/../admin', 'rfd abc', '', '..', 'rfd%2F'])('rejects the malformed id %j before any request', async (id) => {
-    const e = await failure(client().getRefund('tazapay', id));
+    const e = await rejectionOf(client().getRefund('tazapay', id));
     expect(e.code).toBe('invalid_input');
     expect(em.emulator.requests('tazapay')).toHaveLength(0);
   });
@@ -190,7 +182,7 @@ describe('tazapay connector against the emulator', () => {
     try {
       const settings = tazapay.config.resolve(em.settings.tazapay);
       const connector = tazapay.createConnector({ provider: 'tazapay', name: 'default', settings }, { transport, clock: systemClock, logger: silentLogger });
-      const e = await failure(connector.getRefund('../v3/refund/x'));
+      const e = await rejectionOf(connector.getRefund('../v3/refund/x'));
       expect(e.code).toBe('invalid_input');
       expect(em.emulator.requests('tazapay')).toHaveLength(0);
     } finally {

@@ -8,24 +8,8 @@ import type { TazapaySettings } from './config.js';
 import { normalizeTazapayRefund, tazapayMoney } from './normalize.js';
 import { mapTazapayStatus, TAZAPAY_STATUS_TABLE } from './status.js';
 import { TazapayRefundEnvelopeSchema, TazapayRefundSchema, type TazapayRefund } from './wire.js';
+import { recordingLogger } from '../../../test/support/logger.js';
 
-interface Logged {
-  level: string;
-  obj: object;
-  msg: string | undefined;
-}
-function recordingLogger(): Logger & { lines: Logged[] } {
-  const lines: Logged[] = [];
-  const make = (): Logger & { lines: Logged[] } => ({
-    lines,
-    debug: (obj, msg) => lines.push({ level: 'debug', obj, msg }),
-    info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
-    warn: (obj, msg) => lines.push({ level: 'warn', obj, msg }),
-    error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
-    child: () => make(),
-  });
-  return make();
-}
 
 const settings: TazapaySettings = { apiKey: 'k', apiSecret: 's', baseUrl: 'https://service-sandbox.tazapay.com' };
 

@@ -5,6 +5,7 @@ import { createRefundClient, type RefundClient } from '../../client.js';
 import { RefundHubError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import type { TransportOptions } from '../../transport/http.js';
+import { rejectionOf } from '../../../test/support/errors.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -15,15 +16,6 @@ function client(transport: TransportOptions = {}, overrides: Record<string, unkn
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<RefundHubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefundHubError);
-    return e as RefundHubError;
-  }
-  throw new Error('expected a RefundHubError');
-}
 
 beforeAll(async () => {
   em = await startEmulator();
@@ -90,7 +82,7 @@ describe('ziina connector against the emulator', () => {
   });
 
   it('404 -> not_found, not retried', async () => {
-    const e = await failure(client().getRefund('ziina', '00000000-0000-4000-8000-000000000000'));
+    const e = await rejectionOf(client().getRefund('ziina', '00000000-0000-4000-8000-000000000000'));
     expect(e.code).toBe('not_found');
     expect(e.httpStatus).toBe(404);
     expect(em.emulator.requests('ziina')).toHaveLength(1);
@@ -98,7 +90,7 @@ describe('ziina connector against the emulator', () => {
 
   it('wrong token -> authentication_failed, not retried, secret not in the message', async () => {
     const r = em.emulator.createRefund('ziina', {});
-    const e = await failure(client({}, { token: 'wrong-token-value' }).getRefund('ziina', String(r.id)));
+    const e = await rejectionOf(client({}, { token: 'wrong-token-value' }).getRefund('ziina', String(r.id)));
     expect(e.code).toBe('authentication_failed');
     expect(e.httpStatus).toBe(401);
     expect(e.message).not.toContain('wrong-token-value');
@@ -125,7 +117,7 @@ describe('ziina connector against the emulator', () => {
   it('5xx on every attempt -> provider_error', async () => {
     const r = em.emulator.createRefund('ziina', {});
     em.emulator.injectFault('ziina', { kind: 'error', status: 500, count: 3 });
-    const e = await failure(client().getRefund('ziina', String(r.id)));
+    const e = await rejectionOf(client().getRefund('ziina', String(r.id)));
     expect(e.code).toBe('provider_error');
     expect(e.httpStatus).toBe(500);
     expect(em.emulator.requests('ziina')).toHaveLength(3);
@@ -144,7 +136,7 @@ describe('ziina connector against the emulator', () => {
   it('429 with a Retry-After beyond the transport limit -> rate_limited with retryAfterMs', async () => {
     const r = em.emulator.createRefund('ziina', {});
     em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 1, retryAfterS: 60 });
-    const e = await failure(client().getRefund('ziina', String(r.id)));
+    const e = await rejectionOf(client().getRefund('ziina', String(r.id)));
     expect(e.code).toBe('rate_limited');
     expect(e.retryAfterMs).toBe(60_000);
     expect(em.emulator.requests('ziina')).toHaveLength(1);
@@ -160,12 +152,12 @@ describe('ziina connector against the emulator', () => {
   it('malformed JSON -> invalid_response', async () => {
     const r = em.emulator.createRefund('ziina', {});
     em.emulator.injectFault('ziina', { kind: 'malformed', count: 1 });
-    expect((await failure(client().getRefund('ziina', String(r.id)))).code).toBe('invalid_response');
+    expect((await rejectionOf(client().getRefund('ziina', String(r.id)))).code).toBe('invalid_response');
   });
 
   it('a body that breaks the documented schema -> invalid_response naming the field', async () => {
     const r = em.emulator.createRefund('ziina', { amount: '10.50' });
-    const e = await failure(client().getRefund('ziina', String(r.id)));
+    const e = await rejectionOf(client().getRefund('ziina', String(r.id)));
     expect(e.code).toBe('invalid_response');
     expect(e.message).toContain('amount');
   });
@@ -173,7 +165,7 @@ describe('ziina connector against the emulator', () => {
   it('latency beyond the timeout -> provider_error after every attempt', async () => {
     const r = em.emulator.createRefund('ziina', {});
     em.emulator.injectFault('ziina', { kind: 'latency', count: 3, delayMs: 1500 });
-    const e = await failure(client({ timeoutMs: 200 }).getRefund('ziina', String(r.id)));
+    const e = await rejectionOf(client({ timeoutMs: 200 }).getRefund('ziina', String(r.id)));
     expect(e.code).toBe('provider_error');
     expect(e.message).toMatch(/timed out/);
     expect(em.emulator.requests('ziina')).toHaveLength(3);
@@ -182,7 +174,7 @@ describe('ziina connector against the emulator', () => {
   it('rejects malformed ids before any request', async () => {
     const c = client();
     for (const bad of ['', '  ', '../admin', 'a/b', 'has space', '..', 'x'.repeat(300)]) {
-      expect((await failure(c.getRefund('ziina', bad))).code).toBe('invalid_input');
+      expect((await rejectionOf(c.getRefund('ziina', bad))).code).toBe('invalid_input');
     }
     expect(em.emulator.requests('ziina')).toHaveLength(0);
   });
@@ -192,7 +184,7 @@ describe('ziina connector against the emulator', () => {
     config.accounts.get('ziina')!.set('default', { baseUrl: em.settings.ziina.baseUrl });
     const c = createRefundClient({ config, logger: silentLogger });
     clients.push(c);
-    const e = await failure(c.getRefund('ziina', 'abc'));
+    const e = await rejectionOf(c.getRefund('ziina', 'abc'));
     expect(e.code).toBe('not_configured');
     expect(e.message).toContain('REFUNDHUB_ZIINA_TOKEN');
     expect(em.emulator.requests('ziina')).toHaveLength(0);

@@ -8,23 +8,10 @@ import type { ZiinaSettings } from './config.js';
 import { normalizeZiinaRefund } from './normalize.js';
 import { mapZiinaStatus, ZIINA_STATUS_TABLE } from './status.js';
 import { ziinaRefundSchema, type ZiinaRefundWire } from './wire.js';
+import { recordingLogger } from '../../../test/support/logger.js';
 
 const settings: ZiinaSettings = { token: 't', baseUrl: 'https://api-v2.ziina.com/api' };
 
-function recordingLogger(): Logger & { warnings: Array<{ obj: object; msg?: string }> } {
-  const warnings: Array<{ obj: object; msg?: string }> = [];
-  const l = {
-    warnings,
-    debug() {},
-    info() {},
-    warn(obj: object, msg?: string) {
-      warnings.push({ obj, msg });
-    },
-    error() {},
-    child: () => l,
-  };
-  return l;
-}
 
 function wire(over: Partial<ZiinaRefundWire> & Record<string, unknown> = {}): ZiinaRefundWire {
   return parseWire('ziina', ziinaRefundSchema, {
