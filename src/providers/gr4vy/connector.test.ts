@@ -10,6 +10,7 @@ import { silentLogger } from '../../logger.js';
 import { createTransport, type Transport } from '../../transport/http.js';
 import { gr4vy } from './index.js';
 import { rejectionOf } from '../../../test/support/errors.js';
+import { describeConnectorConformance } from '../../../test/support/connector-conformance.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -64,21 +65,6 @@ describe('gr4vy connector against the emulator', () => {
     expect((await client().getRefund('gr4vy', ` ${id.toUpperCase()} `)).id).toBe(id);
   });
 
-  it('maps 404 to not_found', async () => {
-    const e = await rejectionOf(client().getRefund('gr4vy', '00000000-0000-4000-8000-000000000000'));
-    expect(e.code).toBe('not_found');
-    expect(e.httpStatus).toBe(404);
-  });
-
-  it('maps a token from the wrong key to authentication_failed', async () => {
-    const id = create();
-    const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const e = await rejectionOf(client({ privateKey: otherKey }).getRefund('gr4vy', id));
-    expect(e.code).toBe('authentication_failed');
-    expect(e.httpStatus).toBe(401);
-    expect(e.message).not.toContain('PRIVATE KEY');
-  });
-
   it('maps a token without a refund-reading scope to authentication_failed naming the scope', async () => {
     const id = create();
     const e = await rejectionOf(client({ scopes: ['buyers.read'] }).getRefund('gr4vy', id));
@@ -88,72 +74,10 @@ describe('gr4vy connector against the emulator', () => {
     expect((await client({ scopes: ['transactions.read'] }).getRefund('gr4vy', id)).id).toBe(id);
   });
 
-  it('retries a 5xx and then succeeds', async () => {
-    const id = create({ status: 'succeeded' });
-    em.emulator.injectFault('gr4vy', { kind: 'error', count: 2, status: 502 });
-    expect((await client().getRefund('gr4vy', id)).status).toBe('succeeded');
-    expect(em.emulator.requests('gr4vy')).toHaveLength(3);
-  });
-
-  it('gives up after 3 attempts of 5xx with provider_error', async () => {
-    const id = create();
-    em.emulator.injectFault('gr4vy', { kind: 'error', count: 5, status: 500 });
-    const e = await rejectionOf(client().getRefund('gr4vy', id));
-    expect(e.code).toBe('provider_error');
-    expect(e.httpStatus).toBe(500);
-    expect(em.emulator.requests('gr4vy')).toHaveLength(3);
-  });
-
-  it('honours Retry-After on 429', async () => {
-    const id = create();
-    em.emulator.injectFault('gr4vy', { kind: 'rate_limit', count: 1, retryAfterS: 1 });
-    const started = Date.now();
-    expect((await client().getRefund('gr4vy', id)).id).toBe(id);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(em.emulator.requests('gr4vy')).toHaveLength(2);
-  });
-
-  it('surfaces a long Retry-After as rate_limited', async () => {
-    const id = create();
-    em.emulator.injectFault('gr4vy', { kind: 'rate_limit', count: 1, retryAfterS: 30 });
-    const e = await rejectionOf(client().getRefund('gr4vy', id));
-    expect(e.code).toBe('rate_limited');
-    expect(e.retryAfterMs).toBe(30_000);
-  });
-
-  it('retries a connection reset', async () => {
-    const id = create();
-    em.emulator.injectFault('gr4vy', { kind: 'reset', count: 1 });
-    expect((await client().getRefund('gr4vy', id)).id).toBe(id);
-    expect(em.emulator.requests('gr4vy')).toHaveLength(2);
-  });
-
-  it('maps malformed JSON to invalid_response', async () => {
-    const id = create();
-    em.emulator.injectFault('gr4vy', { kind: 'malformed', count: 5 });
-    expect((await rejectionOf(client().getRefund('gr4vy', id))).code).toBe('invalid_response');
-  });
-
-  it('maps latency beyond the timeout to provider_error', async () => {
-    const id = create();
-    em.emulator.injectFault('gr4vy', { kind: 'latency', count: 3, delayMs: 1000 });
-    const e = await rejectionOf(client({}, { timeoutMs: 200 }).getRefund('gr4vy', id));
-    expect(e.code).toBe('provider_error');
-    expect(e.message).toContain('timed out');
-  });
-
-  it.each(['not-a-uuid', '../transactions', '6a1d4e46-14ed-4fe1-a45f-eff4e025d21', ''])('rejects id %j before any request', async (bad) => {
-    const e = await rejectionOf(client().getRefund('gr4vy', bad));
-    expect(e.code).toBe('invalid_input');
-    expect(em.emulator.requests('gr4vy')).toHaveLength(0);
-  });
-
-  it('sends a Bearer JWT (masked in the request log) and the merchant account header when configured', async () => {
+  it('sends the merchant account header when configured', async () => {
     const id = create();
     await client({ merchantAccountId: 'merchant-7' }).getRefund('gr4vy', id);
     const [req] = em.emulator.requests('gr4vy');
-    expect(req!.path).toBe(`/gr4vy/refunds/${id}`);
-    expect(req!.headers.authorization).toBe('Bearer ****');
     expect(req!.headers['x-gr4vy-merchant-account-id']).toBe('merchant-7');
     await client().getRefund('gr4vy', id);
     expect(em.emulator.requests('gr4vy')[1]!.headers['x-gr4vy-merchant-account-id']).toBeUndefined();
@@ -210,4 +134,16 @@ describe('gr4vy token reuse over HTTP', () => {
       await emulator.close();
     }
   });
+});
+
+describeConnectorConformance('gr4vy', {
+  create: (em, fields = {}) => String(em.emulator.createRefund('gr4vy', fields).id),
+  succeededFields: { status: 'succeeded' },
+  malformedIds: ['not-a-uuid', '../transactions', '6a1d4e46-14ed-4fe1-a45f-eff4e025d21', ''],
+  unknownId: '00000000-0000-4000-8000-000000000000',
+  // A token signed with another key.
+  rejectedCredentials: [{ overrides: { privateKey: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string } }],
+  authScheme: 'Bearer',
+  path: (id) => `/gr4vy/refunds/${id}`,
+  secrets: ['PRIVATE KEY'],
 });

@@ -6,6 +6,7 @@ import { createRefundClient, type RefundClient } from '../../client.js';
 import { RefundHubError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import type { RawSettings } from '../types.js';
+import { describeConnectorConformance } from '../../../test/support/connector-conformance.js';
 
 let em: RunningEmulator;
 let client: RefundClient;
@@ -94,51 +95,15 @@ describe('OnekeyConnector against the emulator', () => {
     expect(done.amountDecimal).toMatch(/^\d+\.\d{2}$/);
   });
 
-  it('maps 404 RESOURCE_NOT_FOUND to not_found', async () => {
-    const e = await expectError(client.getRefund('onekey', '99999999'), 'not_found');
-    expect(e.message).toContain('RESOURCE_NOT_FOUND');
-    expect(e.httpStatus).toBe(404);
-  });
-
-  it('validates ids before any request', async () => {
-    for (const bad of ['abc', '0', '-1', '1.5', '12a', '../refunds/1', '', ' ', '1e5', '0123']) {
-      await expectError(client.getRefund('onekey', bad), 'invalid_input');
-    }
-    expect(em.emulator.requests('onekey')).toHaveLength(0);
-  });
-
-  it('signs with X-Date, X-Login and a D24 Authorization, masked in the request log', async () => {
+  it('signs with X-Date and X-Login, masked in the request log (the D24 Authorization is checked by the conformance suite)', async () => {
     const id = create({});
     await client.getRefund('onekey', id);
     const [req] = em.emulator.requests('onekey');
-    expect(req!.method).toBe('GET');
-    expect(req!.path).toBe(`/onekey/v3/refunds/${id}`);
-    expect(req!.headers.authorization).toBe('D24 ****');
     expect(req!.headers['x-login']).toBe('****');
     expect(req!.headers['x-date']).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     expect(req!.headers['content-type']).toBe('application/json');
     expect(JSON.stringify(req)).not.toContain('demo-onekey-secret');
     expect(JSON.stringify(req)).not.toContain('demo-onekey-login');
-  });
-
-  it('rejects wrong credentials with authentication_failed, saying which check failed, never the secret', async () => {
-    const cases: Array<[RawSettings, string]> = [
-      [{ secretKey: 'wrong-secret-value' }, 'INVALID_SIGNATURE'],
-      [{ login: 'wrong-login-value' }, 'INVALID_CREDENTIALS'],
-      [{ authPrefix: 'OKP' }, 'INVALID_SIGNATURE'],
-    ];
-    for (const [overrides, type] of cases) {
-      const c = clientWith(overrides);
-      try {
-        const e = await expectError(c.getRefund('onekey', create({})), 'authentication_failed');
-        expect(e.message).toBe(`onekey: credentials rejected (${type})`);
-        expect(e.httpStatus).toBe(401);
-        expect(e.retryable).toBe(false);
-        expect(e.message).not.toMatch(/wrong-secret-value|wrong-login-value|demo-onekey/);
-      } finally {
-        await c.close();
-      }
-    }
   });
 
   it('a stale or future X-Date is rejected as INVALID_DATE_RANGE', async () => {
@@ -189,53 +154,21 @@ describe('OnekeyConnector against the emulator', () => {
     }
   });
 
-  it('gives up after 3 attempts of 5xx with provider_error', async () => {
-    const id = create({});
-    em.emulator.injectFault('onekey', { kind: 'error', count: 3, status: 500 });
-    const e = await expectError(client.getRefund('onekey', id), 'provider_error');
-    expect(e.httpStatus).toBe(500);
-    expect(e.retryable).toBe(true);
-    expect(em.emulator.requests('onekey')).toHaveLength(3);
-  });
+});
 
-  it('honours Retry-After on 429', async () => {
-    const id = create({ status: 'COMPLETED', amount: 1 });
-    em.emulator.injectFault('onekey', { kind: 'rate_limit', count: 1, retryAfterS: 1 });
-    const started = Date.now();
-    expect((await client.getRefund('onekey', id)).status).toBe('succeeded');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(em.emulator.requests('onekey')).toHaveLength(2);
-  });
-
-  it('surfaces persistent 429 as rate_limited', async () => {
-    const id = create({});
-    em.emulator.injectFault('onekey', { kind: 'rate_limit', count: 3, retryAfterS: 0 });
-    const e = await expectError(client.getRefund('onekey', id), 'rate_limited');
-    expect(e.httpStatus).toBe(429);
-  });
-
-  it('retries a connection reset', async () => {
-    const id = create({ status: 'REJECTED' });
-    em.emulator.injectFault('onekey', { kind: 'reset', count: 1 });
-    expect((await client.getRefund('onekey', id)).status).toBe('failed');
-    expect(em.emulator.requests('onekey')).toHaveLength(2);
-  });
-
-  it('maps malformed JSON to invalid_response', async () => {
-    const id = create({});
-    em.emulator.injectFault('onekey', { kind: 'malformed', count: 1 });
-    await expectError(client.getRefund('onekey', id), 'invalid_response');
-  });
-
-  it('maps latency beyond the timeout to provider_error', async () => {
-    const c = clientWith({}, { timeoutMs: 200 });
-    try {
-      const id = create({});
-      em.emulator.injectFault('onekey', { kind: 'latency', count: 3, delayMs: 1_000 });
-      const e = await expectError(c.getRefund('onekey', id), 'provider_error');
-      expect(e.message).toContain('timed out');
-    } finally {
-      await c.close();
-    }
-  });
+describeConnectorConformance('onekey', {
+  create: (em, fields = {}) => String(em.emulator.createRefund('onekey', fields).refund_id),
+  succeededFields: { status: 'COMPLETED', amount: 1 },
+  malformedIds: ['abc', '0', '-1', '1.5', '12a', '../refunds/1', '', ' ', '1e5', '0123'],
+  unknownId: '99999999',
+  notFoundMessage: 'RESOURCE_NOT_FOUND',
+  rejectedCredentials: [
+    { overrides: { secretKey: 'wrong-secret-value' }, message: 'onekey: credentials rejected (INVALID_SIGNATURE)' },
+    { overrides: { login: 'wrong-login-value' }, message: 'onekey: credentials rejected (INVALID_CREDENTIALS)' },
+    { overrides: { authPrefix: 'OKP' }, message: 'onekey: credentials rejected (INVALID_SIGNATURE)' },
+  ],
+  authScheme: 'D24',
+  path: (id) => `/onekey/v3/refunds/${id}`,
+  secrets: ['demo-onekey'],
+  overrides: { currency: 'MXN' },
 });

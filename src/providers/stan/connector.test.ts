@@ -7,6 +7,7 @@ import { silentLogger } from '../../logger.js';
 import type { RawSettings } from '../types.js';
 import { classifyStanError } from './connector.js';
 import { rejectionOf } from '../../../test/support/errors.js';
+import { describeConnectorConformance } from '../../../test/support/connector-conformance.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -80,78 +81,6 @@ describe('StanConnector against the emulator', () => {
     expect(r.providerStatus).toBe('payment_success');
   });
 
-  it('maps 404 to not_found', async () => {
-    const e = await rejectionOf(client().getRefund('stan', '00000000-0000-4000-8000-000000000404'));
-    expect(e.code).toBe('not_found');
-    expect(e.httpStatus).toBe(404);
-    expect(em.emulator.requests('stan')).toHaveLength(1);
-  });
-
-  it('maps rejected credentials to authentication_failed without leaking them', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    for (const overrides of [{ clientSecret: 'wrong-secret-123' }, { clientId: 'wrong-client-456' }]) {
-      const e = await rejectionOf(client(overrides).getRefund('stan', String(stored.refund_id)));
-      expect(e.code).toBe('authentication_failed');
-      expect(e.httpStatus).toBe(401);
-      expect(e.message).not.toMatch(/wrong-|demo-stan-secret/);
-    }
-    // 401 is not retried: one request per attempt above.
-    expect(em.emulator.requests('stan')).toHaveLength(2);
-  });
-
-  it('retries 5xx and then succeeds', async () => {
-    const stored = em.emulator.createRefund('stan', { status: 'payment_success' });
-    em.emulator.injectFault('stan', { kind: 'error', count: 2, status: 503 });
-    const r = await client().getRefund('stan', String(stored.refund_id));
-    expect(r.status).toBe('succeeded');
-    expect(em.emulator.requests('stan')).toHaveLength(3);
-  });
-
-  it('gives up after 3 attempts of 5xx with provider_error', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    em.emulator.injectFault('stan', { kind: 'error', count: 3, status: 500 });
-    const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
-    expect(e.code).toBe('provider_error');
-    expect(e.httpStatus).toBe(500);
-    expect(e.retryable).toBe(true);
-    expect(em.emulator.requests('stan')).toHaveLength(3);
-  });
-
-  it('honours Retry-After on 429', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    em.emulator.injectFault('stan', { kind: 'rate_limit', count: 1, retryAfterS: 1 });
-    const started = performance.now();
-    const r = await client().getRefund('stan', String(stored.refund_id));
-    const elapsed = performance.now() - started;
-    expect(r.id).toBe(stored.refund_id);
-    // baseDelayMs is 1, so only Retry-After can explain a pause of about a second.
-    expect(elapsed).toBeGreaterThanOrEqual(950);
-    expect(em.emulator.requests('stan')).toHaveLength(2);
-  });
-
-  it('surfaces persistent 429 as rate_limited with the wait', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    em.emulator.injectFault('stan', { kind: 'rate_limit', count: 1, retryAfterS: 120 });
-    const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
-    expect(e.code).toBe('rate_limited');
-    expect(e.retryAfterMs).toBe(120_000);
-  });
-
-  it('retries a connection reset', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    em.emulator.injectFault('stan', { kind: 'reset', count: 1 });
-    const r = await client().getRefund('stan', String(stored.refund_id));
-    expect(r.id).toBe(stored.refund_id);
-    expect(em.emulator.requests('stan')).toHaveLength(2);
-  });
-
-  it('maps malformed JSON to invalid_response', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    em.emulator.injectFault('stan', { kind: 'malformed', count: 1 });
-    const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
-    expect(e.code).toBe('invalid_response');
-  });
-
   it('maps a response that breaks the schema to invalid_response', async () => {
     const stored = em.emulator.createRefund('stan', {});
     // Stored directly as Stan might (wrongly) send it: a float amount.
@@ -159,35 +88,6 @@ describe('StanConnector against the emulator', () => {
     const e = await rejectionOf(client().getRefund('stan', String(stored.refund_id)));
     expect(e.code).toBe('invalid_response');
     expect(e.message).toContain('amount');
-  });
-
-  it('turns latency beyond the timeout into provider_error', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    em.emulator.injectFault('stan', { kind: 'latency', count: 3, delayMs: 1000 });
-    const started = performance.now();
-    const e = await rejectionOf(client({}, { timeoutMs: 200 }).getRefund('stan', String(stored.refund_id)));
-    expect(e.code).toBe('provider_error');
-    expect(e.message).toMatch(/timed out/);
-    expect(performance.now() - started).toBeLessThan(2000);
-  });
-
-  it('validates ids before any request', async () => {
-    const c = client();
-    for (const bad of ['not-a-uuid', '', '../../v1/refunds', '3fa85f64-5717-4562-b3fc-2c963f66afa', '3fa85f64571745629b3fc2c963f66afa6', '3fa85f64-5717-4562-b3fc-2c963f66afa6/x']) {
-      const e = await rejectionOf(c.getRefund('stan', bad));
-      expect(e.code).toBe('invalid_input');
-    }
-    expect(em.emulator.requests('stan')).toHaveLength(0);
-  });
-
-  it('sends HTTP Basic auth to the seed path, masked in the request log', async () => {
-    const stored = em.emulator.createRefund('stan', {});
-    await client().getRefund('stan', String(stored.refund_id));
-    const [req] = em.emulator.requests('stan');
-    expect(req!.method).toBe('GET');
-    expect(req!.path).toBe(`/stan/v1/refunds/${stored.refund_id}`);
-    expect(req!.headers.authorization).toBe('Basic ****');
-    expect(JSON.stringify(req)).not.toContain(Buffer.from('demo-stan-client:demo-stan-secret').toString('base64'));
   });
 
   it('keeps a base URL path prefix', async () => {
@@ -207,4 +107,15 @@ describe('classifyStanError', () => {
     expect(e?.httpStatus).toBe(400);
     for (const status of [401, 404, 429, 500]) expect(classifyStanError({ status, headers: {}, body: '' }, undefined)).toBeUndefined();
   });
+});
+
+describeConnectorConformance('stan', {
+  create: (em, fields = {}) => String(em.emulator.createRefund('stan', fields).refund_id),
+  succeededFields: { status: 'payment_success' },
+  malformedIds: ['not-a-uuid', '', '../../v1/refunds', '3fa85f64-5717-4562-b3fc-2c963f66afa', '3fa85f64571745629b3fc2c963f66afa6', '3fa85f64-5717-4562-b3fc-2c963f66afa6/x'],
+  unknownId: '00000000-0000-4000-8000-000000000404',
+  rejectedCredentials: [{ overrides: { clientSecret: 'wrong-secret-123' } }, { overrides: { clientId: 'wrong-client-456' } }],
+  authScheme: 'Basic',
+  path: (id) => `/stan/v1/refunds/${id}`,
+  secrets: ['demo-stan-secret', Buffer.from('demo-stan-client:demo-stan-secret').toString('base64')],
 });

@@ -10,6 +10,7 @@ import type { TransportOptions } from '../../transport/http.js';
 import type { RawSettings } from '../types.js';
 import { tazapay } from './index.js';
 import { rejectionOf } from '../../../test/support/errors.js';
+import { describeConnectorConformance } from '../../../test/support/connector-conformance.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -73,107 +74,12 @@ describe('tazapay connector against the emulator', () => {
     expect(r.failure?.message).toBeTruthy();
   });
 
-  it('sends HTTP Basic auth, masked in the request log, to the seed path', async () => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    await client().getRefund('tazapay', String(stored.id));
-    const log = em.emulator.requests('tazapay');
-    expect(log).toHaveLength(1);
-    expect(log[0]!.method).toBe('GET');
-    expect(log[0]!.path).toBe(`/tazapay/v3/refund/${String(stored.id)}`);
-    expect(log[0]!.headers.authorization).toBe('Basic ****');
-    expect(JSON.stringify(log)).not.toContain(Buffer.from('demo-tazapay-key:demo-tazapay-secret').toString('base64'));
-  });
-
-  it('maps 404 to not_found', async () => {
-    const e = await rejectionOf(client().getRefund('tazapay', 'rfd_doesnotexist00000000'));
-    expect(e.code).toBe('not_found');
-    expect(e.httpStatus).toBe(404);
-  });
-
-  it.each([
-    ['a wrong secret', { apiSecret: 'wrong-secret' }],
-    ['a wrong key', { apiKey: 'wrong-key' }],
-  ])('maps %s to authentication_failed without echoing it', async (_what, overrides) => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    const e = await rejectionOf(client({}, overrides).getRefund('tazapay', String(stored.id)));
-    expect(e.code).toBe('authentication_failed');
-    expect(e.httpStatus).toBe(401);
-    expect(e.message).not.toMatch(/wrong-|demo-tazapay/);
-    expect(em.emulator.requests('tazapay')).toHaveLength(1); // 401 is not retried
-  });
-
   it('reports missing credentials as not_configured before any request', async () => {
     const c = createRefundClient({ config: em.config({ tazapay: { apiKey: undefined } }), logger: silentLogger });
     clients.push(c);
     const e = await rejectionOf(c.getRefund('tazapay', 'rfd_abc'));
     expect(e.code).toBe('not_configured');
     expect(e.message).toContain('REFUNDHUB_TAZAPAY_API_KEY');
-    expect(em.emulator.requests('tazapay')).toHaveLength(0);
-  });
-
-  it('retries 5xx and then succeeds', async () => {
-    const stored = em.emulator.createRefund('tazapay', { status: 'succeeded' });
-    em.emulator.injectFault('tazapay', { kind: 'error', status: 503, count: 2 });
-    const r = await client().getRefund('tazapay', String(stored.id));
-    expect(r.status).toBe('succeeded');
-    expect(em.emulator.requests('tazapay')).toHaveLength(3);
-  });
-
-  it('gives up on persistent 5xx with provider_error', async () => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    em.emulator.injectFault('tazapay', { kind: 'error', status: 500, count: 3 });
-    const e = await rejectionOf(client().getRefund('tazapay', String(stored.id)));
-    expect(e.code).toBe('provider_error');
-    expect(e.httpStatus).toBe(500);
-    expect(em.emulator.requests('tazapay')).toHaveLength(3);
-  });
-
-  it('honours Retry-After on 429', async () => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    em.emulator.injectFault('tazapay', { kind: 'rate_limit', count: 1, retryAfterS: 1 });
-    const started = Date.now();
-    const r = await client().getRefund('tazapay', String(stored.id));
-    expect(r.id).toBe(stored.id);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    const log = em.emulator.requests('tazapay');
-    expect(log).toHaveLength(2);
-    expect(Date.parse(log[1]!.time) - Date.parse(log[0]!.time)).toBeGreaterThanOrEqual(950);
-  });
-
-  it('surfaces persistent 429 as rate_limited with the wait', async () => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    em.emulator.injectFault('tazapay', { kind: 'rate_limit', count: 3, retryAfterS: 0 });
-    const e = await rejectionOf(client().getRefund('tazapay', String(stored.id)));
-    expect(e.code).toBe('rate_limited');
-    expect(e.retryAfterMs).toBe(0);
-  });
-
-  it('retries a connection reset', async () => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    em.emulator.injectFault('tazapay', { kind: 'reset', count: 1 });
-    const r = await client().getRefund('tazapay', String(stored.id));
-    expect(r.id).toBe(stored.id);
-    expect(em.emulator.requests('tazapay')).toHaveLength(2);
-  });
-
-  it('maps malformed JSON to invalid_response', async () => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    em.emulator.injectFault('tazapay', { kind: 'malformed', count: 1 });
-    const e = await rejectionOf(client().getRefund('tazapay', String(stored.id)));
-    expect(e.code).toBe('invalid_response');
-  });
-
-  it('times out slow answers as provider_error', async () => {
-    const stored = em.emulator.createRefund('tazapay', {});
-    em.emulator.injectFault('tazapay', { kind: 'latency', count: 3, delayMs: 800 });
-    const e = await rejectionOf(client({ timeoutMs: 200 }).getRefund('tazapay', String(stored.id)));
-    expect(e.code).toBe('provider_error');
-    expect(e.message).toMatch(/timed out/);
-  });
-
-  it.each(['rfd/../admin', 'rfd abc', '', '..', 'rfd%2F'])('rejects the malformed id %j before any request', async (id) => {
-    const e = await rejectionOf(client().getRefund('tazapay', id));
-    expect(e.code).toBe('invalid_input');
     expect(em.emulator.requests('tazapay')).toHaveLength(0);
   });
 
@@ -197,4 +103,15 @@ describe('tazapay connector against the emulator', () => {
     expect(r.id).toBe(stored.id);
     expect(em.emulator.requests('tazapay')[0]!.path).toBe(`/tazapay/v3/refund/${String(stored.id)}`);
   });
+});
+
+describeConnectorConformance('tazapay', {
+  create: (em, fields = {}) => String(em.emulator.createRefund('tazapay', fields).id),
+  succeededFields: { status: 'succeeded' },
+  malformedIds: ['rfd/../admin', 'rfd abc', '', '..', 'rfd%2F'],
+  unknownId: 'rfd_doesnotexist00000000',
+  rejectedCredentials: [{ overrides: { apiSecret: 'wrong-secret' } }, { overrides: { apiKey: 'wrong-key' } }],
+  authScheme: 'Basic',
+  path: (id) => `/tazapay/v3/refund/${id}`,
+  secrets: ['demo-tazapay', Buffer.from('demo-tazapay-key:demo-tazapay-secret').toString('base64')],
 });

@@ -6,6 +6,7 @@ import { RefundHubError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import type { TransportOptions } from '../../transport/http.js';
 import { rejectionOf } from '../../../test/support/errors.js';
+import { describeConnectorConformance } from '../../../test/support/connector-conformance.js';
 
 let em: RunningEmulator;
 const clients: RefundClient[] = [];
@@ -81,102 +82,11 @@ describe('ziina connector against the emulator', () => {
     expect(r.id).toBe('rf:2024~a.b');
   });
 
-  it('404 -> not_found, not retried', async () => {
-    const e = await rejectionOf(client().getRefund('ziina', '00000000-0000-4000-8000-000000000000'));
-    expect(e.code).toBe('not_found');
-    expect(e.httpStatus).toBe(404);
-    expect(em.emulator.requests('ziina')).toHaveLength(1);
-  });
-
-  it('wrong token -> authentication_failed, not retried, secret not in the message', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    const e = await rejectionOf(client({}, { token: 'wrong-token-value' }).getRefund('ziina', String(r.id)));
-    expect(e.code).toBe('authentication_failed');
-    expect(e.httpStatus).toBe(401);
-    expect(e.message).not.toContain('wrong-token-value');
-    expect(em.emulator.requests('ziina')).toHaveLength(1);
-  });
-
-  it('sends a Bearer header, masked in the request log', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    await client().getRefund('ziina', String(r.id));
-    const [req] = em.emulator.requests('ziina');
-    expect(req!.method).toBe('GET');
-    expect(req!.path).toBe(`/ziina/api/refund/${r.id}`);
-    expect(req!.headers.authorization).toBe('Bearer ****');
-    expect(JSON.stringify(req)).not.toContain('demo-ziina-token');
-  });
-
-  it('retries 5xx and then succeeds', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    em.emulator.injectFault('ziina', { kind: 'error', status: 503, count: 2 });
-    expect((await client().getRefund('ziina', String(r.id))).id).toBe(r.id);
-    expect(em.emulator.requests('ziina')).toHaveLength(3);
-  });
-
-  it('5xx on every attempt -> provider_error', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    em.emulator.injectFault('ziina', { kind: 'error', status: 500, count: 3 });
-    const e = await rejectionOf(client().getRefund('ziina', String(r.id)));
-    expect(e.code).toBe('provider_error');
-    expect(e.httpStatus).toBe(500);
-    expect(em.emulator.requests('ziina')).toHaveLength(3);
-  });
-
-  it('honours Retry-After on 429, then succeeds', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 1, retryAfterS: 1 });
-    const started = Date.now();
-    expect((await client().getRefund('ziina', String(r.id))).id).toBe(r.id);
-    // baseDelayMs is 1 ms, so only Retry-After can explain a wait of about a second.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(em.emulator.requests('ziina')).toHaveLength(2);
-  });
-
-  it('429 with a Retry-After beyond the transport limit -> rate_limited with retryAfterMs', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 1, retryAfterS: 60 });
-    const e = await rejectionOf(client().getRefund('ziina', String(r.id)));
-    expect(e.code).toBe('rate_limited');
-    expect(e.retryAfterMs).toBe(60_000);
-    expect(em.emulator.requests('ziina')).toHaveLength(1);
-  });
-
-  it('retries a connection reset', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    em.emulator.injectFault('ziina', { kind: 'reset', count: 1 });
-    expect((await client().getRefund('ziina', String(r.id))).id).toBe(r.id);
-    expect(em.emulator.requests('ziina')).toHaveLength(2);
-  });
-
-  it('malformed JSON -> invalid_response', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    em.emulator.injectFault('ziina', { kind: 'malformed', count: 1 });
-    expect((await rejectionOf(client().getRefund('ziina', String(r.id)))).code).toBe('invalid_response');
-  });
-
   it('a body that breaks the documented schema -> invalid_response naming the field', async () => {
     const r = em.emulator.createRefund('ziina', { amount: '10.50' });
     const e = await rejectionOf(client().getRefund('ziina', String(r.id)));
     expect(e.code).toBe('invalid_response');
     expect(e.message).toContain('amount');
-  });
-
-  it('latency beyond the timeout -> provider_error after every attempt', async () => {
-    const r = em.emulator.createRefund('ziina', {});
-    em.emulator.injectFault('ziina', { kind: 'latency', count: 3, delayMs: 1500 });
-    const e = await rejectionOf(client({ timeoutMs: 200 }).getRefund('ziina', String(r.id)));
-    expect(e.code).toBe('provider_error');
-    expect(e.message).toMatch(/timed out/);
-    expect(em.emulator.requests('ziina')).toHaveLength(3);
-  });
-
-  it('rejects malformed ids before any request', async () => {
-    const c = client();
-    for (const bad of ['', '  ', '../admin', 'a/b', 'has space', '..', 'x'.repeat(300)]) {
-      expect((await rejectionOf(c.getRefund('ziina', bad))).code).toBe('invalid_input');
-    }
-    expect(em.emulator.requests('ziina')).toHaveLength(0);
   });
 
   it('missing token -> not_configured naming the variable, no request', async () => {
@@ -189,4 +99,15 @@ describe('ziina connector against the emulator', () => {
     expect(e.message).toContain('REFUNDHUB_ZIINA_TOKEN');
     expect(em.emulator.requests('ziina')).toHaveLength(0);
   });
+});
+
+describeConnectorConformance('ziina', {
+  create: (em, fields = {}) => String(em.emulator.createRefund('ziina', fields).id),
+  succeededFields: { status: 'completed' },
+  malformedIds: ['', '  ', '../admin', 'a/b', 'has space', '..', 'x'.repeat(300)],
+  unknownId: '00000000-0000-4000-8000-000000000000',
+  rejectedCredentials: [{ overrides: { token: 'wrong-token-value' } }],
+  authScheme: 'Bearer',
+  path: (id) => `/ziina/api/refund/${id}`,
+  secrets: ['demo-ziina-token'],
 });
