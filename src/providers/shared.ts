@@ -8,7 +8,8 @@ import type { RawSettings } from './types.js';
  * keep each connector declarative and each error message in one voice.
  */
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID in any version, either case (Stan and Gr4vy refund ids). */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Opaque ids (Ziina, Tazapay): printable, no whitespace or path tricks, bounded.
 const OPAQUE_RE = /^[A-Za-z0-9_.:~-]{1,255}$/;
 

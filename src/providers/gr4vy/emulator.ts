@@ -5,6 +5,7 @@ import type { EmulatorResponse, EmulatorSpec, NativeRefund } from '../types.js';
 import type { Gr4vySettings } from './config.js';
 import { loadGr4vyKey } from './keys.js';
 import { verifyGr4vyJwt } from './jwt.js';
+import { UUID_RE } from '../shared.js';
 
 /**
  * An emulator of Gr4vy's `GET /refunds/{refund_id}`: full Refund objects exactly as
@@ -12,7 +13,6 @@ import { verifyGr4vyJwt } from './jwt.js';
  * the public key derived from the configured private key, and Gr4vy's native error bodies.
  */
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROUTE_RE = /^\/refunds\/([^/]+)\/?$/;
 /** Seconds of clock skew tolerated on `exp`/`nbf`. */
 const JWT_LEEWAY_S = 5;

@@ -3,8 +3,8 @@ import { safeEqual } from '../../signing/hmac.js';
 import type { EmulatorResponse, EmulatorSpec, NativeRefund } from '../types.js';
 import type { StanSettings } from './config.js';
 import { STAN_REASONS } from './wire.js';
+import { UUID_RE } from '../shared.js';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROUTE_RE = /^\/v1\/refunds\/([^/]+)\/?$/;
 
 /**
