@@ -103,10 +103,11 @@ export async function createStore(url: string = DEFAULT_DATABASE_URL, options: {
       throw new RefundHubError('not_configured', `cannot open SQLite database ${target}: ${(e as Error).message}`);
     }
     // WAL lets the API read while the poller writes; busy_timeout rides out a concurrent writer
-    // (another process on the same file) instead of failing at once.
+    // (another process on the same file) instead of failing at once. It comes first: switching a
+    // fresh file to WAL needs a moment's exclusive lock, which other processes opening it may hold.
+    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const cached = withStatementCache(sqlite);
     // data_version moves when another connection (another process on the file) commits; our own
