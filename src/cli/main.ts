@@ -5,6 +5,8 @@ import { register as registerGet } from './commands/get.js';
 import { register as registerHistory } from './commands/history.js';
 import { register as registerKeys } from './commands/keys.js';
 import { register as registerList } from './commands/list.js';
+import { register as registerMigrate } from './commands/migrate.js';
+import { register as registerMigrateStore } from './commands/migrate-store.js';
 import { register as registerProviders } from './commands/providers.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerTrack } from './commands/track.js';
@@ -18,7 +20,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file with named accounts (default: $REFUNDHUB_CONFIG, then ./refundhub.config.json)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerTrack, registerList, registerHistory, registerKeys, registerDemo]) {
+  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerTrack, registerList, registerHistory, registerKeys, registerMigrate, registerMigrateStore, registerDemo]) {
     register(program);
   }
   return program;
