@@ -24,7 +24,7 @@ import { KeyedLock } from './sync/lock.js';
 import { allowPrivateWebhookUrlsFromEnv } from './notify/endpoints.js';
 import { syncRefund, type SyncDeps, type SyncResult, type SyncSource } from './sync/sync-refund.js';
 import type { Transport, TransportOptions } from './transport/http.js';
-import { createTransport } from './transport/http.js';
+import { createTransport, DEFAULT_MAX_RETRY_AFTER_MS, worstCaseSendMs } from './transport/http.js';
 
 /**
  * The composition root of the tracking service: store, client, locks, scheduler, the spine's
@@ -43,8 +43,13 @@ export interface CreateRefundHubOptions {
   logger?: Logger;
   transport?: Transport | TransportOptions;
   metrics?: Metrics;
-  /** Poller tuning; `concurrency` is the default per-provider limit (config may set it per provider). */
-  poller?: { intervalMs?: number; batchSize?: number; concurrency?: number; leaseMs?: number };
+  /**
+   * Poller tuning; `concurrency` is the default per-provider limit (config may set it per provider),
+   * `maxQueued` bounds each provider lane's queue of notification re-fetches.
+   */
+  poller?: { intervalMs?: number; concurrency?: number; leaseMs?: number; maxQueued?: number };
+  /** Cap on a provider's Retry-After (transport and poller pause); default REFUNDHUB_MAX_RETRY_AFTER (seconds), else 1 hour. */
+  maxRetryAfterMs?: number;
   /** Deliverer tuning (tests shorten the lease and the retry schedule). */
   deliverer?: Omit<Partial<DelivererOptions>, 'store' | 'clock' | 'logger' | 'metrics'>;
   /** Scheduler options (tests turn jitter off). */
@@ -116,18 +121,29 @@ export interface RefundHub {
 
 const ACCOUNT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** REFUNDHUB_MAX_RETRY_AFTER: seconds, a positive integer; unset means one hour. */
+export function maxRetryAfterFromEnv(env: Record<string, string | undefined>): number {
+  const raw = env.REFUNDHUB_MAX_RETRY_AFTER?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_MAX_RETRY_AFTER_MS;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new RefundHubError('not_configured', `REFUNDHUB_MAX_RETRY_AFTER must be a whole number of seconds from 1 to 999999999, not "${raw.slice(0, 32)}"`);
+  return Number(raw) * 1000;
+}
+
 export async function createRefundHub(options: CreateRefundHubOptions = {}): Promise<RefundHub> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: env.REFUNDHUB_LOG_LEVEL ?? 'info' });
   const metrics = options.metrics ?? createMetrics();
   const config = options.config ?? loadConfig({ env, file: options.configFile });
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? maxRetryAfterFromEnv(env);
   const store = await createStore(options.databaseUrl ?? env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL);
   const ownsTransport = !(options.transport && typeof (options.transport as Transport).send === 'function');
+  const transportOptions: TransportOptions = ownsTransport ? ((options.transport as TransportOptions | undefined) ?? {}) : {};
   const transport: Transport = ownsTransport
     ? createTransport({
         clock,
-        ...((options.transport as TransportOptions | undefined) ?? {}),
+        maxRetryAfterMs,
+        ...transportOptions,
         onAttempt: (a) => metrics.providerLatency.observe({ provider: a.provider, status: a.status === null ? 'network' : String(a.status) }, a.durationMs / 1000),
       })
     : (options.transport as Transport);
@@ -143,25 +159,30 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     locks: new KeyedLock(),
   };
 
-  const tracker = createBackgroundTracker();
-  const drain = (): Promise<void> => tracker.drain();
-  const ingestDeps: IngestDeps = { ...syncDeps, config, background: tracker.track };
-
   // Per-provider limits from the config file win over the one default given here.
   const concurrency: Partial<Record<ProviderId, number>> = {};
   for (const p of PROVIDER_IDS) {
     const c = config.providers[p]?.concurrency ?? options.poller?.concurrency;
     if (c !== undefined) concurrency[p] = c;
   }
+  // One lane per provider for every provider call made in the background: due checks and
+  // notification re-fetches share its limit, its rate-limit pause and its per-refund de-duplication.
   const poller = createPoller({
     syncDeps,
     concurrency,
     config,
-    batchSize: options.poller?.batchSize,
     intervalMs: options.poller?.intervalMs,
     leaseMs: options.poller?.leaseMs,
+    maxQueued: options.poller?.maxQueued,
+    // The lease must outlive one provider call as this transport makes it (a given Transport: its defaults).
+    callWorstCaseMs: worstCaseSendMs(transportOptions),
+    maxRetryAfterMs,
     clock,
   });
+
+  const tracker = createBackgroundTracker();
+  const drain = (): Promise<void> => tracker.drain();
+  const ingestDeps: IngestDeps = { ...syncDeps, config, background: tracker.track, requestSync: poller.requestSync };
   const allowPrivateWebhookUrls = options.allowPrivateWebhookUrls ?? allowPrivateWebhookUrlsFromEnv(env);
   const deliverer = createDeliverer({ allowPrivateUrls: allowPrivateWebhookUrls, ...options.deliverer, store, clock, logger, metrics });
 

@@ -42,7 +42,7 @@ afterAll(async () => {
 beforeEach(async () => {
   emu.emulator.reset();
   eng = await createTestEngine(emu.config());
-  poller = createPoller({ syncDeps: eng.deps, batchSize: 50 });
+  poller = createPoller({ syncDeps: eng.deps });
 });
 afterEach(async () => {
   await poller.stop();

@@ -86,7 +86,7 @@ describe('poller', () => {
     const { wrapped, max, calls } = observed(eng.client);
     const deps: SyncDeps = { ...eng.deps, client: wrapped };
     emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 60, count: 8 });
-    const poller = createPoller({ syncDeps: deps, concurrency: { ziina: 2 }, batchSize: 50 });
+    const poller = createPoller({ syncDeps: deps, concurrency: { ziina: 2 } });
     eng.clock.advance(M);
     expect(await poller.tick()).toBe(11);
     expect(calls.get('ziina')).toBe(8);
@@ -95,7 +95,7 @@ describe('poller', () => {
     expect(max.get('gr4vy')).toBeLessThanOrEqual(4);
   });
 
-  it('a rate limit pushes back that provider only, by Retry-After', async () => {
+  it('a rate limit pauses that provider only, by Retry-After: nothing more is claimed until it ends', async () => {
     const ziina = await track('ziina', 'pending', 4);
     await track('gr4vy', 'processing', 2);
     const { wrapped, calls } = observed(eng.client);
@@ -103,23 +103,55 @@ describe('poller', () => {
     emu.emulator.injectFault('ziina', { kind: 'rate_limit', retryAfterS: 120, count: 1 });
     eng.clock.advance(M);
     const t = eng.clock.now();
-    expect(await poller.tick()).toBe(6);
-    // One ziina call got the 429; the rest were handed back without calling.
+    // One ziina refund claimed (one free slot), answered 429; the other three are never claimed.
+    expect(await poller.tick()).toBe(3);
     expect(calls.get('ziina')).toBe(1);
     expect(calls.get('gr4vy')).toBe(2);
     expect(poller.notBefore('ziina')).toBe(t + 120_000);
     expect(poller.notBefore('gr4vy')).toBeUndefined();
-    for (const id of ziina) {
-      const row = await getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id });
-      expect(Number(row!.next_check_at)).toBe(t + 120_000);
-    }
+    const nextChecks = await Promise.all(ziina.map(async (id) => Number((await getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id }))!.next_check_at)));
+    // The one that got the 429 is parked until the pause ends; the rest stay due, unleased.
+    expect(nextChecks.filter((n) => n === t + 120_000)).toHaveLength(1);
+    expect(nextChecks.filter((n) => n <= t)).toHaveLength(3);
     eng.clock.advance(119_000);
-    await poller.tick();
+    expect(await poller.tick()).toBe(0);
     expect(calls.get('ziina')).toBe(1);
     eng.clock.advance(1000);
     expect(await poller.tick()).toBe(4);
     expect(calls.get('ziina')).toBe(5);
     expect(poller.notBefore('ziina')).toBeUndefined();
+  });
+
+  it('caps a huge Retry-After: the transport parks the refund at most an hour, the poller pauses at most its own cap', async () => {
+    const [id] = await track('ziina', 'pending', 1);
+    const poller = createPoller({ syncDeps: eng.deps, maxRetryAfterMs: 10 * M });
+    emu.emulator.injectFault('ziina', { kind: 'rate_limit', retryAfterS: 3_000_000_000, count: 1 });
+    eng.clock.advance(M);
+    const t = eng.clock.now();
+    expect(await poller.tick()).toBe(1);
+    expect(poller.notBefore('ziina')).toBe(t + 10 * M);
+    const row = await getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id: id! });
+    expect(Number(row!.next_check_at)).toBe(t + 60 * M);
+    eng.clock.advance(10 * M);
+    expect(poller.notBefore('ziina')).toBeUndefined();
+  });
+
+  it('claims only as many as it has free slots: a claimed refund is never waiting under its lease', async () => {
+    const ids = await track('ziina', 'pending', 6);
+    emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 300, count: 6 });
+    const poller = createPoller({ syncDeps: eng.deps, concurrency: { ziina: 2 }, leaseMs: 7 * M });
+    eng.clock.advance(M);
+    const t = eng.clock.now();
+    const done = poller.tick();
+    // Leased and not yet synced (next check at the lease's end) is never more than the two slots.
+    await pollUntil(() => emu.emulator.requests('ziina').length >= 6 + 2, { what: 'two ziina calls in flight' });
+    const leased = async () => {
+      const rows = await Promise.all(ids.map((id) => getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id })));
+      return rows.filter((r) => Number(r!.next_check_at) === t + 7 * M).length;
+    };
+    expect(await leased()).toBeLessThanOrEqual(2);
+    expect(await done).toBe(6);
+    expect(emu.emulator.requests('ziina')).toHaveLength(12);
   });
 
   it('records provider errors and keeps going', async () => {

@@ -222,15 +222,18 @@ export interface ClaimedRefund extends RefundKey {
 }
 
 export interface ClaimOptions {
+  /** Only this provider's refunds (each provider's lane claims its own). */
+  provider?: ProviderId;
   /** Providers not to take now (their calls are pushed back by a rate limit). */
   excludeProviders?: readonly string[];
 }
 
 /**
- * Takes up to `limit` due refunds, most overdue first, and moves their next check to
- * `now + leaseMs` in ONE statement (UPDATE ... WHERE key IN (due subquery) RETURNING, the same on
- * SQLite and PostgreSQL), so no other worker takes them and a crash only delays them by the lease.
- * The subquery walks the next_check_at index: the cost does not grow with the table.
+ * The due query: takes up to `limit` due refunds, most overdue first, and moves their next check
+ * to `now + leaseMs` in ONE statement (UPDATE ... WHERE key IN (due subquery) RETURNING, the same
+ * on SQLite and PostgreSQL), so no other worker takes them and a crash only delays them by the
+ * lease. It decides only WHAT is due; running it under limits is the poller's (or, scaled out, a
+ * job queue's). The subquery walks the next_check_at index: the cost does not grow with the table.
  */
 export async function claimDue(db: Db | Tx, now: number, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedRefund[]> {
   if (limit <= 0) return [];
@@ -246,6 +249,7 @@ export async function claimDue(db: Db | Tx, now: number, limit: number, leaseMs:
           .selectFrom('refunds as due')
           .select(['due.provider', 'due.account', 'due.refund_id'])
           .where('due.next_check_at', '<=', now)
+          .$if(options.provider !== undefined, (q) => q.where('due.provider', '=', options.provider!))
           .$if(exclude.length > 0, (q) => q.where('due.provider', 'not in', exclude))
           .orderBy('due.next_check_at')
           .limit(limit)
@@ -257,6 +261,26 @@ export async function claimDue(db: Db | Tx, now: number, limit: number, leaseMs:
     .returning(['provider', 'account', 'refund_id', 'currency_hint'])
     .execute();
   return rows.map((r) => ({ provider: r.provider as ProviderId, account: r.account, id: r.refund_id, currencyHint: r.currency_hint }));
+}
+
+/**
+ * Leases one refund that is due (or has no next check) for `leaseMs`, the way claimDue does, so a
+ * re-fetch asked for out of schedule (a notification) and another process's due query never both
+ * fetch it. `untracked` when there is no row (nothing to lease: the first fetch creates it);
+ * `taken` when another worker holds it or it was checked since it became due.
+ */
+export async function claimRefund(db: Db | Tx, key: RefundKey, now: number, leaseMs: number): Promise<'claimed' | 'untracked' | 'taken'> {
+  const claimed = await db
+    .updateTable('refunds')
+    .set({ next_check_at: now + leaseMs })
+    .where('provider', '=', key.provider)
+    .where('account', '=', key.account)
+    .where('refund_id', '=', key.id)
+    .where((eb) => eb.or([eb('next_check_at', 'is', null), eb('next_check_at', '<=', now)]))
+    .returning('refund_id')
+    .executeTakeFirst();
+  if (claimed) return 'claimed';
+  return (await getRefundRow(db, key)) ? 'taken' : 'untracked';
 }
 
 /** Moves one refund's next check (e.g. a claimed refund whose provider asked us to wait). */

@@ -21,6 +21,11 @@ export interface TransportOptions {
   maxResponseBytes?: number;
   /** Longest we will wait inside one call (backoff or Retry-After), default 5 s. Longer asks are surfaced as rate_limited. */
   maxDelayMs?: number;
+  /**
+   * Largest `Retry-After` believed, default 1 hour (REFUNDHUB_MAX_RETRY_AFTER): a provider's
+   * `Retry-After: 3000000000` must not park a refund for a century. Longer asks are cut to this.
+   */
+  maxRetryAfterMs?: number;
   dispatcher?: Dispatcher;
   clock?: Clock;
   /** Replaceable for tests of the retry schedule. */
@@ -69,13 +74,34 @@ const RETRYABLE_NETWORK_CODES = new Set([
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
 ]);
 
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+/** Default cap on a provider's `Retry-After`: long enough for any real throttle, short enough that a bogus value costs an hour. */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 60 * 60_000;
+
+/** A `Retry-After` (seconds or HTTP date) in ms from `now`, at most `maxMs` (default one hour). */
+export function parseRetryAfter(value: string | string[] | undefined, now: number, maxMs: number = DEFAULT_MAX_RETRY_AFTER_MS): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (!v) return undefined;
-  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.max(0, Math.round(Number(v) * 1000));
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+  let ms: number;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) ms = Math.round(Number(v) * 1000);
+  else {
+    const t = Date.parse(v);
+    if (Number.isNaN(t)) return undefined;
+    ms = t - now;
+  }
+  return Math.min(Math.max(0, ms), maxMs);
 }
+
+/**
+ * The longest one `send()` can take with these options: attempts x (timeout + longest wait). A
+ * lease over a provider call (the poller's) must outlive this.
+ */
+export function worstCaseSendMs(options: Pick<TransportOptions, 'timeoutMs' | 'maxAttempts' | 'maxDelayMs'> = {}): number {
+  return Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS) * ((options.timeoutMs ?? DEFAULT_TIMEOUT_MS) + (options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS));
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_ATTEMPTS = 3;
+const DEFAULT_MAX_DELAY_MS = 5_000;
 
 function networkErrorCode(e: unknown): string | undefined {
   let cur: unknown = e;
@@ -93,10 +119,11 @@ export function joinUrl(base: string, path: string): string {
 }
 
 export function createTransport(options: TransportOptions = {}): Transport {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const baseDelayMs = options.baseDelayMs ?? 200;
-  const maxDelayMs = options.maxDelayMs ?? 5_000;
+  const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const clock = options.clock ?? systemClock;
   const wait = options.sleep ?? ((ms: number) => sleep(ms));
   const random = options.random ?? Math.random;
@@ -182,7 +209,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
       options.onAttempt?.({ provider: req.provider, attempt, status: res.status, durationMs: performance.now() - started });
       const retryableStatus = res.status === 429 || res.status >= 500;
       if (!retryableStatus || attempt >= maxAttempts) return res;
-      const retryAfter = parseRetryAfter(res.headers['retry-after'], clock.now());
+      const retryAfter = parseRetryAfter(res.headers['retry-after'], clock.now(), maxRetryAfterMs);
       // A provider asking for a long pause is better served by the caller's schedule than by holding a socket here.
       if (retryAfter !== undefined && retryAfter > maxDelayMs) return res;
       await wait(retryAfter ?? backoff(attempt));
@@ -208,7 +235,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
     }
     const custom = classify?.(res, parsed);
     if (custom) throw custom;
-    throw classifyStatus(req.provider, res, clock.now());
+    throw classifyStatus(req.provider, res, clock.now(), maxRetryAfterMs);
   }
 
   return {
@@ -222,14 +249,14 @@ export function createTransport(options: TransportOptions = {}): Transport {
   };
 }
 
-/** Default mapping from an HTTP status to an error code. */
-export function classifyStatus(provider: ProviderId, res: HttpResponse, now: number = Date.now()): RefundHubError {
+/** Default mapping from an HTTP status to an error code; a 429's `Retry-After` is capped at `maxRetryAfterMs`. */
+export function classifyStatus(provider: ProviderId, res: HttpResponse, now: number = Date.now(), maxRetryAfterMs: number = DEFAULT_MAX_RETRY_AFTER_MS): RefundHubError {
   const s = res.status;
   const opts = { provider, httpStatus: s };
   if (s === 401 || s === 403) return new RefundHubError('authentication_failed', `${provider}: credentials rejected (HTTP ${s})`, { ...opts, retryable: false });
   if (s === 404) return new RefundHubError('not_found', `${provider}: refund not found`, { ...opts, retryable: false });
   if (s === 429) {
-    const retryAfterMs = parseRetryAfter(res.headers['retry-after'], now);
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after'], now, maxRetryAfterMs);
     return new RefundHubError('rate_limited', `${provider}: rate limited${retryAfterMs !== undefined ? `, retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''}`, { ...opts, retryable: true, retryAfterMs });
   }
   if (s >= 500) return new RefundHubError('provider_error', `${provider}: provider error (HTTP ${s})`, { ...opts, retryable: true });
