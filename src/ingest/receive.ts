@@ -5,7 +5,7 @@ import { isRefundHubError, RefundHubError, toRefundHubError } from '../errors.js
 import { getProvider } from '../providers/registry.js';
 import type { ParsedNotification, ProviderModule } from '../providers/types.js';
 import { getRefundRow, refundKeyString, rescheduleCheck, type RefundKey } from '../store/refunds.js';
-import { syncRefund, type SyncDeps } from '../sync/sync-refund.js';
+import { syncRefund, type SyncDeps, type SyncSource } from '../sync/sync-refund.js';
 import { withWriteTransaction } from '../sync/write-tx.js';
 
 /** The spine's dependencies plus config (notification secrets) and a tracker for background work. */
@@ -13,9 +13,21 @@ export type IngestDeps = SyncDeps & {
   config: LoadedConfig;
   /** Receives the re-fetch started after answering, so shutdown and tests can await it. */
   background: (p: Promise<unknown>) => void;
+  /**
+   * Queues the re-fetch in the provider's lane (the poller's `requestSync`: its concurrency limit,
+   * its rate-limit pause, one sync per refund at a time, a bounded queue). Without it (tests of
+   * intake alone) the re-fetch calls the spine directly.
+   */
+  requestSync?: RequestSync;
   /** Accepted clock skew for timestamped signatures (Gr4vy), default 300 s. */
   toleranceSeconds?: number;
 };
+
+/** How a requested sync ended; `skipped` leaves the notification `pending` for recovery. */
+export type RequestedSync = { outcome: 'synced' } | { outcome: 'failed'; error: RefundHubError } | { outcome: 'skipped'; reason: string };
+
+/** Queues one sync of a refund; undefined when it cannot be queued now (queue full, stopping). */
+export type RequestSync = (key: RefundKey, options?: { source?: SyncSource; force?: boolean }) => Promise<RequestedSync> | undefined;
 
 export interface NotificationRequest {
   provider: string;
@@ -183,14 +195,39 @@ function claimedStatus(parsed: ParsedNotification): string | null {
 /** A refund not yet tracked whose re-fetch failed for a passing reason is retried by recovery this long. */
 const RETRY_UNTRACKED_FOR_MS = 24 * 60 * 60_000;
 
-async function refetch(deps: SyncDeps, notificationIds: number[], key: RefundKey, receivedAt: number): Promise<void> {
+type RefetchDeps = SyncDeps & Pick<IngestDeps, 'requestSync'>;
+
+/**
+ * The one re-fetch for notifications `notificationIds` about `key`, then their outcome. Through the
+ * provider's lane when there is one; a request the lane cannot take or skips leaves the rows
+ * `pending`, so recovery (or the due query, for a tracked refund) picks them up later.
+ */
+async function refetch(deps: RefetchDeps, notificationIds: number[], key: RefundKey, receivedAt: number, force = false): Promise<void> {
+  let result: RequestedSync;
+  if (deps.requestSync) {
+    const queued = deps.requestSync(key, { source: 'notification', force });
+    if (!queued) {
+      deps.logger.info({ provider: key.provider, account: key.account, refundId: key.id }, 'provider lane full: notification left pending for later');
+      return;
+    }
+    result = await queued;
+  } else {
+    try {
+      await syncRefund(deps, { ...key, source: 'notification' });
+      result = { outcome: 'synced' };
+    } catch (e) {
+      result = { outcome: 'failed', error: e instanceof RefundHubError ? e : toRefundHubError(e, key.provider) };
+    }
+  }
+  if (result.outcome === 'skipped') {
+    deps.logger.debug({ provider: key.provider, refundId: key.id, reason: result.reason }, 'notification re-fetch not run now; left pending');
+    return;
+  }
   let outcome = 'synced';
   let error: string | null = null;
-  try {
-    await syncRefund(deps, { ...key, source: 'notification' });
-  } catch (e) {
+  if (result.outcome === 'failed') {
+    const err = result.error;
     outcome = 'failed';
-    const err = e instanceof RefundHubError ? e : toRefundHubError(e, key.provider);
     error = `${err.code}: ${err.message}`.slice(0, 500);
     deps.logger.warn({ provider: key.provider, account: key.account, refundId: key.id, code: err.code }, 'notification re-fetch failed');
     // A tracked refund is retried by the poller. One not tracked has only this row: keep it
@@ -223,12 +260,13 @@ const recovering = new WeakSet<object>();
 
 /**
  * Re-runs notifications still `pending` (the process died between answering 202 and finishing the
- * re-fetch, or a re-fetch of an untracked refund failed for a passing reason): each refund is
- * re-fetched once through the spine with source `notification`, and its rows get the outcome.
+ * re-fetch, or a re-fetch of an untracked refund failed for a passing reason, or its lane was
+ * full): each refund is re-fetched once through the spine (in its provider's lane when there is
+ * one) with source `notification`, and its rows get the outcome.
  * Never rejects. Run it at start and periodically (e.g. every 30 s); overlapping runs on one store
  * are skipped. Resolves with the number of notifications handled.
  */
-export async function recoverPendingNotifications(deps: SyncDeps, options: RecoverOptions = {}): Promise<number> {
+export async function recoverPendingNotifications(deps: RefetchDeps, options: RecoverOptions = {}): Promise<number> {
   if (recovering.has(deps.store)) return 0;
   recovering.add(deps.store);
   try {
@@ -251,7 +289,10 @@ export async function recoverPendingNotifications(deps: SyncDeps, options: Recov
       groups.set(k, g);
     }
     if (groups.size > 0) deps.logger.info({ notifications: rows.length, refunds: groups.size }, 'recovering pending notifications');
-    for (const g of groups.values()) await refetch(deps, g.ids, g.key, g.receivedAt);
+    // Forced: whoever had these is gone or finished without answering them. With lanes they run
+    // side by side under each provider's limits; without, one at a time.
+    if (deps.requestSync) await Promise.all([...groups.values()].map((g) => refetch(deps, g.ids, g.key, g.receivedAt, true)));
+    else for (const g of groups.values()) await refetch(deps, g.ids, g.key, g.receivedAt);
     return rows.length;
   } catch (e) {
     deps.logger.error({ err: (e as Error).message }, 'notification recovery failed');
