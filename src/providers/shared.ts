@@ -1,6 +1,8 @@
 import type { z } from 'zod';
-import type { ProviderId } from '../domain/refund.js';
+import type { MoneyReading, NormalizedMoney } from '../domain/money.js';
+import type { ProviderId, Refund } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { RawSettings } from './types.js';
 
 /**
@@ -34,6 +36,50 @@ export function requireOpaqueId(provider: ProviderId, id: string): string {
   const v = String(id ?? '').trim();
   if (!OPAQUE_RE.test(v) || v === '.' || v === '..') throw new RefundHubError('invalid_input', `${provider}: refund id ${describe(v)} is malformed`, { provider, retryable: false });
   return v;
+}
+
+/**
+ * Reports a provider oddity (an unknown currency, a negative amount) once per kind: a provider
+ * that sends the same quirk on every refund gives one log line, not one per fetch. Each connector
+ * holds one, so "once" means once per provider account for the life of the client.
+ */
+export type WarnOnce = (kind: string, fields: Record<string, unknown>, message: string) => void;
+
+export function createWarnOnce(provider: ProviderId, logger: Logger | undefined): WarnOnce {
+  const seen = new Set<string>();
+  return (kind, fields, message) => {
+    if (seen.has(kind)) return;
+    seen.add(kind);
+    logger?.warn({ provider, kind, ...fields }, message);
+  };
+}
+
+/** The money fields of a reading, after warning (once) about why an amount was left null. */
+export function reportedMoney(provider: ProviderId, reading: MoneyReading, warn: WarnOnce, refundId: string): NormalizedMoney {
+  if (reading.issue !== null) warn(`money.${reading.issue}`, { refundId }, `${provider}: refund ${refundId}: ${reading.message}`);
+  return { amount: reading.amount, currency: reading.currency, amountDecimal: reading.amountDecimal };
+}
+
+/** How a provider compares refund ids: opaque strings exactly, UUIDs without case, integers by value. */
+export type IdMatcher = (requested: string, returned: string) => boolean;
+export const sameOpaqueId: IdMatcher = (requested, returned) => requested === returned;
+export const sameUuid: IdMatcher = (requested, returned) => requested.toLowerCase() === returned.toLowerCase();
+// OneKey shows its integer id both as 80000001 and "80000001" (providers.md): compare the numbers.
+export const sameInteger: IdMatcher = (requested, returned) => /^\d{1,30}$/.test(returned.trim()) && BigInt(requested) === BigInt(returned.trim());
+
+/**
+ * The checks every connector applies to what it normalized, so no provider can skip them:
+ * the response must be about the refund that was asked for (a proxy or cache answering for
+ * another refund would otherwise overwrite this one's state), and only a failed or canceled
+ * refund has a failure (error fields on a succeeded refund stay in `raw`). Returns the refund
+ * under the id as requested (canonical case).
+ */
+export function confirmRefund(provider: ProviderId, requestedId: string, refund: Refund, sameId: IdMatcher): Refund {
+  if (!sameId(requestedId, refund.id)) {
+    throw new RefundHubError('invalid_response', `${provider}: response is for a different refund id than requested`, { provider, retryable: false });
+  }
+  const failed = refund.status === 'failed' || refund.status === 'canceled';
+  return { ...refund, id: requestedId, failure: failed ? refund.failure : null };
 }
 
 /** Validates a provider payload at the edge; a mismatch is the provider's fault, not ours. */

@@ -1,18 +1,11 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cleanupTempDatabases, tempDatabaseUrl } from '../../test/support/db.js';
+import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
+import { describeStores } from '../../test/support/stores.js';
 import type { ProviderId, RefundStatus } from '../domain/refund.js';
 import { createStore, type Store } from './index.js';
 import { claimDue, countByStatus, countDue, getHistory, getTracked, listTracked, rescheduleCheck } from './refunds.js';
 import type { RefundsTable } from './schema.js';
 
-let store: Store;
-beforeEach(async () => {
-  store = await createStore(tempDatabaseUrl());
-});
-afterEach(async () => {
-  await store.close();
-});
-afterAll(() => cleanupTempDatabases());
+/** The refunds repository on both stores: one set of rules, two dialects. */
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -48,7 +41,16 @@ function row(provider: ProviderId, id: string, over: Partial<RefundsTable> = {})
   };
 }
 
-describe('refunds repository', () => {
+describeStores('refunds repository', (backend) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await createStore(await backend.newDatabaseUrl());
+  });
+  afterEach(async () => {
+    await store?.close();
+  });
+  afterAll(() => backend.cleanup());
+
   it('maps a row to a TrackedRefund', async () => {
     await store.db.insertInto('refunds').values(row('ziina', 'a', { failure_code: 'x', last_error_code: 'provider_error', last_error_message: 'boom' })).execute();
     const t = await getTracked(store.db, { provider: 'ziina', account: 'default', id: 'a' });

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { openSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 
 /**
@@ -25,9 +28,20 @@ async function reachable(): Promise<boolean> {
   }
 }
 
+function claimOnce(name: string): boolean {
+  try {
+    closeSync(openSync(join(tmpdir(), name), 'wx'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True when the PostgreSQL tests should run (decided once per test file, at collection). */
 export const postgresAvailable: boolean = required || (await reachable());
-if (!postgresAvailable) {
+// Said once per test run, not once per file: the first test process of this run to get here
+// claims a marker named after the runner's pid.
+if (!postgresAvailable && claimOnce(`refundhub-pg-skip-${process.ppid}`)) {
   console.warn(`PostgreSQL tests skipped: no server at ${new URL(ADMIN_URL).host} (set CI=true or REFUNDHUB_TEST_POSTGRES_URL to require them)`);
 }
 

@@ -2,7 +2,7 @@ import { RefundHubError } from '../../errors.js';
 import type { Refund } from '../../domain/refund.js';
 import type { ErrorClassifier } from '../../transport/http.js';
 import { joinUrl } from '../../transport/http.js';
-import { parseWire, requireUuid } from '../shared.js';
+import { confirmRefund, createWarnOnce, parseWire, requireUuid, sameUuid, type WarnOnce } from '../shared.js';
 import type { AccountSettings, Connector, ProviderContext } from '../types.js';
 import { DEFAULT_GR4VY_SCOPES, type Gr4vySettings } from './config.js';
 import { loadGr4vyKey } from './keys.js';
@@ -27,12 +27,14 @@ export const classifyGr4vyError: ErrorClassifier = (res, parsed) => {
 /** Fetches `GET /refunds/{refund_id}` with a reused ES512 bearer token and normalizes the Refund. */
 export class Gr4vyConnector implements Connector {
   private readonly tokens: Gr4vyTokenSource;
+  private readonly warn: WarnOnce;
 
   constructor(
     private readonly account: AccountSettings<Gr4vySettings>,
     private readonly ctx: ProviderContext,
   ) {
     const s = account.settings;
+    this.warn = createWarnOnce('gr4vy', ctx.logger);
     this.tokens = new Gr4vyTokenSource(loadGr4vyKey(s.privateKey), s.scopes ?? DEFAULT_GR4VY_SCOPES, ctx.clock);
   }
 
@@ -55,6 +57,7 @@ export class Gr4vyConnector implements Connector {
       throw e;
     }
     const wire = parseWire('gr4vy', gr4vyRefundSchema, body);
-    return normalizeGr4vyRefund(wire, { account: this.account.name, settings: this.account.settings, logger: this.ctx.logger });
+    const refund = normalizeGr4vyRefund(wire, { account: this.account.name, settings: this.account.settings, logger: this.ctx.logger, warn: this.warn });
+    return confirmRefund('gr4vy', refundId, refund, sameUuid);
   }
 }

@@ -1,7 +1,7 @@
 import { RefundHubError } from '../../errors.js';
 import type { Refund } from '../../domain/refund.js';
 import { joinUrl, type ErrorClassifier, type HttpResponse } from '../../transport/http.js';
-import { parseWire, requirePositiveInteger } from '../shared.js';
+import { confirmRefund, createWarnOnce, parseWire, requirePositiveInteger, sameInteger, type WarnOnce } from '../shared.js';
 import type { AccountSettings, Connector, ProviderContext } from '../types.js';
 import { onekeyAuthHeaders } from './auth.js';
 import type { OnekeySettings } from './config.js';
@@ -53,10 +53,14 @@ export const classifyOnekeyError: ErrorClassifier = (res: HttpResponse, parsed: 
 
 /** Fetches one refund with OneKey's signed `GET /refunds/{refund_id}` and normalizes it. */
 export class OnekeyConnector implements Connector {
+  private readonly warn: WarnOnce;
+
   constructor(
     private readonly account: AccountSettings<OnekeySettings>,
     private readonly ctx: ProviderContext,
-  ) {}
+  ) {
+    this.warn = createWarnOnce('onekey', ctx.logger);
+  }
 
   async getRefund(id: string): Promise<Refund> {
     const refundId = requirePositiveInteger('onekey', id);
@@ -73,6 +77,7 @@ export class OnekeyConnector implements Connector {
       classifyOnekeyError,
     );
     const wire = parseWire('onekey', OnekeyRefundWire, json);
-    return normalizeOnekeyRefund(wire, { account: this.account.name, settings, logger: this.ctx.logger, refundId });
+    const refund = normalizeOnekeyRefund(wire, { account: this.account.name, settings, logger: this.ctx.logger, refundId, warn: this.warn });
+    return confirmRefund('onekey', refundId, refund, sameInteger);
   }
 }

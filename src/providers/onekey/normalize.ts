@@ -1,7 +1,7 @@
-import { moneyFromDecimal, type NormalizedMoney } from '../../domain/money.js';
+import { readDecimalMoney } from '../../domain/money.js';
 import type { Refund } from '../../domain/refund.js';
-import { RefundHubError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { createWarnOnce, reportedMoney, type WarnOnce } from '../shared.js';
 import type { OnekeySettings } from './config.js';
 import { mapOnekeyStatus } from './status.js';
 import type { OnekeyRefundWire } from './wire.js';
@@ -13,18 +13,26 @@ export interface OnekeyNormalizeContext {
   logger?: Logger;
   /** The id we asked for: OneKey's status response does not echo `refund_id`. */
   refundId: string;
+  /** The connector's once-per-kind warner; without one every oddity is logged. */
+  warn?: WarnOnce;
 }
 
 /** Turns OneKey's refund status object into the unified Refund. */
 export function normalizeOnekeyRefund(wire: OnekeyRefundWire, ctx: OnekeyNormalizeContext): Refund {
+  const warn = ctx.warn ?? createWarnOnce('onekey', ctx.logger);
+  // Major-unit decimal with no currency in the response (refund-status-endpoint page): only the
+  // account's configured currency can turn it into minor units. One it cannot represent (CLP
+  // 15990.5) costs the amount, never the status.
+  const money = reportedMoney('onekey', readDecimalMoney(wire.amount, ctx.settings.currency ?? null), warn, ctx.refundId);
   return {
     provider: 'onekey',
     account: ctx.account,
-    id: ctx.refundId,
+    // The status response does not echo the id; when a body does, the connector compares it.
+    id: wire.refund_id === undefined ? ctx.refundId : String(wire.refund_id),
     paymentId: wire.deposit_id === undefined ? null : String(wire.deposit_id),
     status: mapOnekeyStatus(wire.status, ctx.logger),
     providerStatus: wire.status,
-    ...money(wire.amount, ctx.settings.currency),
+    ...money,
     reason: null,
     // The status response has no timestamps at all (refund-status-endpoint page).
     createdAt: null,
@@ -33,15 +41,4 @@ export function normalizeOnekeyRefund(wire: OnekeyRefundWire, ctx: OnekeyNormali
     failure: null,
     raw: wire,
   };
-}
-
-// Major-unit decimal with no currency in the response (refund-status-endpoint page): only the
-// account's configured currency can turn it into minor units.
-function money(amount: number | null | undefined, currency: string | undefined): NormalizedMoney {
-  try {
-    return moneyFromDecimal(amount, currency ?? null);
-  } catch (e) {
-    if (e instanceof RefundHubError) throw new RefundHubError(e.code, `onekey: ${e.message}`, { provider: 'onekey', retryable: false, cause: e });
-    throw e;
-  }
 }

@@ -18,6 +18,11 @@ export const OnekeyRefundWire = z.looseObject({
   amount: z.number().nullable().optional(),
   /** Base64 PDF, only with `?voucher=true`. */
   voucher: z.string().optional(),
+  /**
+   * Not in the status response's seed; the create response and notifications carry it, as a
+   * number or a numeric string (providers.md). When present it must be the refund asked for.
+   */
+  refund_id: z.union([z.number(), z.string()]).optional(),
 });
 export type OnekeyRefundWire = z.infer<typeof OnekeyRefundWire>;
 

@@ -2,7 +2,7 @@ import type { Refund } from '../../domain/refund.js';
 import { RefundHubError } from '../../errors.js';
 import type { ErrorClassifier } from '../../transport/http.js';
 import { joinUrl } from '../../transport/http.js';
-import { parseWire, requireUuid } from '../shared.js';
+import { confirmRefund, createWarnOnce, parseWire, requireUuid, sameUuid, type WarnOnce } from '../shared.js';
 import type { AccountSettings, Connector, ProviderContext } from '../types.js';
 import type { StanSettings } from './config.js';
 import { normalizeStanRefund } from './normalize.js';
@@ -27,6 +27,7 @@ export const classifyStanError: ErrorClassifier = (res) => {
 /** Fetches one refund from Stan with HTTP Basic auth and normalizes it. Stateless. */
 export class StanConnector implements Connector {
   private readonly authorization: string;
+  private readonly warn: WarnOnce;
 
   constructor(
     private readonly account: AccountSettings<StanSettings>,
@@ -35,6 +36,7 @@ export class StanConnector implements Connector {
     // HTTP Basic `client_id:client_secret` (docs.stan-app.fr/api-reference/refund/create). The
     // legacy doc shows the bare base64 without `Basic `; the standard prefix is what the spec's
     // `http`/`basic` security scheme means.
+    this.warn = createWarnOnce('stan', ctx.logger);
     const { clientId, clientSecret } = account.settings;
     this.authorization = `Basic ${Buffer.from(`${clientId}:${clientSecret}`, 'utf8').toString('base64')}`;
   }
@@ -52,6 +54,7 @@ export class StanConnector implements Connector {
       classifyStanError,
     );
     const wire = parseWire('stan', StanRefundWire, body);
-    return normalizeStanRefund(wire, { account: this.account.name, settings: this.account.settings, logger: this.ctx.logger });
+    const refund = normalizeStanRefund(wire, { account: this.account.name, settings: this.account.settings, logger: this.ctx.logger, warn: this.warn });
+    return confirmRefund('stan', refundId, refund, sameUuid);
   }
 }

@@ -1,7 +1,8 @@
 import { parseIsoToUtc } from '../../domain/dates.js';
-import { moneyFromMinor } from '../../domain/money.js';
+import { readMinorMoney } from '../../domain/money.js';
 import type { Refund } from '../../domain/refund.js';
 import type { Logger } from '../../logger.js';
+import { createWarnOnce, reportedMoney, type WarnOnce } from '../shared.js';
 import type { StanSettings } from './config.js';
 import { mapStanStatus } from './status.js';
 import type { StanRefundWire } from './wire.js';
@@ -11,13 +12,19 @@ export interface StanNormalizeContext {
   account: string;
   settings: Pick<StanSettings, 'currency'>;
   logger: Logger;
+  /** The connector's once-per-kind warner; without one every oddity is logged. */
+  warn?: WarnOnce;
 }
+
+/** specs/stan.yaml `Refund.amount` is `format: int32`. */
+export const STAN_MAX_AMOUNT = 2 ** 31 - 1;
 
 /** Turns Stan's refund object into the normalized Refund. The one place Stan's field names meet the domain. */
 export function normalizeStanRefund(wire: StanRefundWire, ctx: StanNormalizeContext): Refund {
+  const warn = ctx.warn ?? createWarnOnce('stan', ctx.logger);
   const createdAt = wire.created_at == null ? null : parseIsoToUtc(wire.created_at);
   if (wire.created_at != null && createdAt === null) {
-    ctx.logger.warn({ provider: 'stan', refundId: wire.refund_id }, 'stan refund created_at is not an ISO 8601 date-time; createdAt left null');
+    warn('date.created_at', { refundId: wire.refund_id }, 'stan refund created_at is not an ISO 8601 date-time; createdAt left null');
   }
   return {
     provider: 'stan',
@@ -28,7 +35,9 @@ export function normalizeStanRefund(wire: StanRefundWire, ctx: StanNormalizeCont
     providerStatus: wire.status,
     // Stan's refund object has no currency field: amounts are cents of the account's currency
     // (docs.stan-app.fr/api-reference/refund/get-all; euro cents presumed, configurable).
-    ...moneyFromMinor(wire.amount, ctx.settings.currency),
+    // The seed allows a negative amount; Stan models a refund as a reversed payment, but whether
+    // a sign means a debit or an error is undocumented, so it is reported (once) and left null.
+    ...reportedMoney('stan', readMinorMoney(wire.amount, ctx.settings.currency, { max: STAN_MAX_AMOUNT }), warn, wire.refund_id),
     reason: wire.reason ?? null,
     createdAt,
     // Stan exposes no update time on refunds.

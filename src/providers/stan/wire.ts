@@ -11,8 +11,11 @@ export const StanRefundWire = z.looseObject({
   refund_id: z.string().min(1),
   /** The payment this refund reverses. */
   payment_id: z.string().nullish(),
-  /** Integer cents of the account's currency (Stan returns no currency). */
-  amount: z.number().int().nonnegative().nullish(),
+  /**
+   * Integer cents of the account's currency (Stan returns no currency). The seed's int32 has no
+   * minimum, so a negative value is valid on the wire; normalize decides what it means.
+   */
+  amount: z.number().int().nullish(),
   /** `payment_holding|payment_pending|payment_failure|payment_success|payment_cancelled`; open to new words. */
   status: z.string(),
   /** `requested_by_customer|duplicate|fraudulent`; kept as text. */

@@ -1,7 +1,7 @@
 import type { Refund } from '../../domain/refund.js';
 import { RefundHubError } from '../../errors.js';
 import { joinUrl } from '../../transport/http.js';
-import { parseWire, requireOpaqueId } from '../shared.js';
+import { confirmRefund, createWarnOnce, parseWire, requireOpaqueId, sameOpaqueId, type WarnOnce } from '../shared.js';
 import type { AccountSettings, Connector, ProviderContext } from '../types.js';
 import type { TazapaySettings } from './config.js';
 import { normalizeTazapayRefund } from './normalize.js';
@@ -15,12 +15,14 @@ import { TazapayRefundEnvelopeSchema } from './wire.js';
  */
 export class TazapayConnector implements Connector {
   private readonly authorization: string;
+  private readonly warn: WarnOnce;
 
   constructor(
     private readonly account: AccountSettings<TazapaySettings>,
     private readonly ctx: ProviderContext,
   ) {
     const { apiKey, apiSecret } = account.settings;
+    this.warn = createWarnOnce('tazapay', ctx.logger);
     this.authorization = `Basic ${Buffer.from(`${apiKey}:${apiSecret}`, 'utf8').toString('base64')}`;
   }
 
@@ -34,12 +36,11 @@ export class TazapayConnector implements Connector {
       headers: () => ({ authorization: this.authorization, accept: 'application/json' }),
     });
     const envelope = parseWire('tazapay', TazapayRefundEnvelopeSchema, body);
-    if (envelope.status.toLowerCase() !== 'success') {
-      throw new RefundHubError('invalid_response', `tazapay: HTTP 2xx with envelope status "${envelope.status.slice(0, 40)}"`, { provider: 'tazapay', retryable: false });
+    // The seed leaves the envelope's `status` open; only Tazapay's error word marks a failed call.
+    if (envelope.status?.trim().toLowerCase() === 'error') {
+      throw new RefundHubError('invalid_response', 'tazapay: HTTP 2xx with envelope status "error"', { provider: 'tazapay', retryable: false });
     }
-    if (envelope.data.id !== refundId) {
-      throw new RefundHubError('invalid_response', 'tazapay: response is for a different refund id than requested', { provider: 'tazapay', retryable: false });
-    }
-    return normalizeTazapayRefund(envelope.data, { account: this.account.name, settings: this.account.settings, logger: this.ctx.logger });
+    const refund = normalizeTazapayRefund(envelope.data, { account: this.account.name, settings: this.account.settings, logger: this.ctx.logger, warn: this.warn });
+    return confirmRefund('tazapay', refundId, refund, sameOpaqueId);
   }
 }

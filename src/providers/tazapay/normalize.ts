@@ -1,7 +1,8 @@
 import type { Refund, RefundFailure, RefundStatus } from '../../domain/refund.js';
-import { currencyExponent, minorToDecimal, rescaleMinor, type NormalizedMoney } from '../../domain/money.js';
+import { isoCurrency, minorToDecimal, readDecimalMoney, type MoneyReading } from '../../domain/money.js';
 import { parseIsoToUtc } from '../../domain/dates.js';
 import type { Logger } from '../../logger.js';
+import { createWarnOnce, reportedMoney, type WarnOnce } from '../shared.js';
 import type { TazapaySettings } from './config.js';
 import { mapTazapayStatus } from './status.js';
 import type { TazapayRefund } from './wire.js';
@@ -11,6 +12,8 @@ export interface TazapayNormalizeContext {
   account: string;
   settings: TazapaySettings;
   logger: Logger;
+  /** The connector's once-per-kind warner; without one every oddity is logged. */
+  warn?: WarnOnce;
 }
 
 /** Tazapay always sends two implied decimals (docs.tazapay.com/docs/decimal-currencies). */
@@ -19,28 +22,17 @@ const TAZAPAY_IMPLIED_DECIMALS = 2;
 const text = (v: string | null | undefined): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
 
 /**
- * Converts Tazapay's always-two-decimals integer into true ISO minor units: JPY 10000 -> 100,
- * KWD 10089 -> 100890, AED 1050 -> 1050. When the currency is unknown, `amount` is null and
- * `amountDecimal` keeps Tazapay's own decimal value; when the value would drop digits of a known
- * currency (JPY 10050), both are null (the value stays in `raw`).
+ * Reads Tazapay's always-two-decimals integer as the decimal it stands for, then into true ISO
+ * minor units: JPY 10000 -> 100, KWD 10089 -> 100890, AED 1050 -> 1050. A currency that is not
+ * ISO 4217 (garbage, or a crypto code such as `USDC-ERC20`, which Tazapay settles in) leaves
+ * currency and amount null but keeps Tazapay's own decimal value in `amountDecimal`; a value that
+ * would drop digits of a known currency (JPY 10050) leaves both null. `raw` keeps what was sent.
  */
-export function tazapayMoney(amount: number | null | undefined, currency: string | null | undefined, logger?: Logger): NormalizedMoney {
-  const code = text(currency)?.toUpperCase() ?? null;
-  if (amount === null || amount === undefined || !Number.isSafeInteger(amount)) return { amount: null, currency: code, amountDecimal: null };
-  const given = minorToDecimal(amount, TAZAPAY_IMPLIED_DECIMALS);
-  const exponent = code ? currencyExponent(code) : undefined;
-  if (exponent === undefined) {
-    logger?.warn({ provider: 'tazapay', currency: code }, `tazapay amount in unknown currency ${code ?? '(none)'}; keeping only the decimal value`);
-    return { amount: null, currency: code, amountDecimal: given };
-  }
-  const minor = rescaleMinor(amount, TAZAPAY_IMPLIED_DECIMALS, exponent);
-  if (minor === undefined) {
-    // amountDecimal promises exactly the currency's ISO digits; "100.50" JPY cannot be written so.
-    // The provider's value stays in `raw`.
-    logger?.warn({ provider: 'tazapay', currency: code, amountDecimal: given }, `tazapay amount ${given} does not fit ${code}'s ${exponent} decimals; amount left unknown`);
-    return { amount: null, currency: code, amountDecimal: null };
-  }
-  return { amount: minor, currency: code, amountDecimal: minorToDecimal(minor, exponent) };
+export function tazapayMoney(amount: number | null | undefined, currency: string | null | undefined): MoneyReading {
+  if (typeof amount === 'number' && Number.isSafeInteger(amount)) return readDecimalMoney(minorToDecimal(amount, TAZAPAY_IMPLIED_DECIMALS), currency);
+  if (amount === null || amount === undefined) return readDecimalMoney(null, currency);
+  // The wire schema admits only integers, so this is one beyond 2^53: no exact value exists.
+  return { amount: null, currency: isoCurrency(currency), amountDecimal: null, issue: 'too_large', message: `amount ${amount} is too large to be a real refund; amount left null` };
 }
 
 function failureOf(status: RefundStatus, wire: TazapayRefund): RefundFailure | null {
@@ -53,10 +45,11 @@ function failureOf(status: RefundStatus, wire: TazapayRefund): RefundFailure | n
 /** Turns Tazapay's refund object (the envelope's `data`) into the normalized Refund. */
 export function normalizeTazapayRefund(wire: TazapayRefund, ctx: TazapayNormalizeContext): Refund {
   const status = mapTazapayStatus(wire.status, ctx.logger);
-  const money = tazapayMoney(wire.amount, wire.currency, ctx.logger);
+  const warn = ctx.warn ?? createWarnOnce('tazapay', ctx.logger);
+  const money = reportedMoney('tazapay', tazapayMoney(wire.amount, wire.currency), warn, wire.id);
   const createdAt = parseIsoToUtc(wire.created_at);
   if (createdAt === null && text(wire.created_at) !== null) {
-    ctx.logger.warn({ provider: 'tazapay', createdAt: wire.created_at }, 'unparseable tazapay created_at; left null');
+    warn('date.created_at', { createdAt: wire.created_at }, 'unparseable tazapay created_at; left null');
   }
   return {
     provider: 'tazapay',

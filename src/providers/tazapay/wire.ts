@@ -12,7 +12,9 @@ import { z } from 'zod';
 const optionalString = z.string().nullish();
 
 export const TazapayRefundSchema = z.looseObject({
-  id: z.string().min(1),
+  // Not required by the seed, but a refund that does not name itself cannot be matched to the
+  // one asked for; the connector checks it.
+  id: z.string(),
   object: optionalString,
   payin: optionalString,
   /** Always two implied decimals, whatever the currency (docs.tazapay.com/docs/decimal-currencies). */
@@ -42,7 +44,8 @@ export type TazapayRefund = z.infer<typeof TazapayRefundSchema>;
 
 /** `GET /v3/refund/{id}` 200: `{status: "success", message, data}`. */
 export const TazapayRefundEnvelopeSchema = z.looseObject({
-  status: z.string(),
+  // Optional in the seed; `data` is what makes the answer a refund.
+  status: z.string().nullish(),
   message: z.string().nullish(),
   data: TazapayRefundSchema,
 });

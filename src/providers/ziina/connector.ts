@@ -1,6 +1,6 @@
 import type { Refund } from '../../domain/refund.js';
 import { joinUrl } from '../../transport/http.js';
-import { parseWire, requireOpaqueId } from '../shared.js';
+import { confirmRefund, createWarnOnce, parseWire, requireOpaqueId, sameOpaqueId, type WarnOnce } from '../shared.js';
 import type { AccountSettings, Connector, ProviderContext } from '../types.js';
 import type { ZiinaSettings } from './config.js';
 import { normalizeZiinaRefund } from './normalize.js';
@@ -16,10 +16,14 @@ export function validateZiinaId(id: string): string {
 
 /** Fetches `GET /refund/{id}` with `Authorization: Bearer <token>` and normalizes the RefundDto. */
 export class ZiinaConnector implements Connector {
+  private readonly warn: WarnOnce;
+
   constructor(
     private readonly account: AccountSettings<ZiinaSettings>,
     private readonly ctx: ProviderContext,
-  ) {}
+  ) {
+    this.warn = createWarnOnce('ziina', ctx.logger);
+  }
 
   async getRefund(id: string): Promise<Refund> {
     const refundId = validateZiinaId(id);
@@ -33,6 +37,7 @@ export class ZiinaConnector implements Connector {
       headers: () => ({ authorization: `Bearer ${settings.token}`, accept: 'application/json' }),
     });
     const wire = parseWire('ziina', ziinaRefundSchema, body);
-    return normalizeZiinaRefund(wire, { account: this.account.name, settings, logger: this.ctx.logger });
+    const refund = normalizeZiinaRefund(wire, { account: this.account.name, settings, logger: this.ctx.logger, warn: this.warn });
+    return confirmRefund('ziina', refundId, refund, sameOpaqueId);
   }
 }

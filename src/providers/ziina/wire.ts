@@ -15,7 +15,8 @@ export type ZiinaErrorWire = z.infer<typeof ziinaErrorSchema>;
 
 /** `RefundDto` as returned by `GET /refund/{id}`. */
 export const ziinaRefundSchema = z.looseObject({
-  id: z.string().min(1),
+  // The seed allows any string; the connector checks it is the id asked for.
+  id: z.string(),
   payment_intent_id: z.string(),
   /** Integer in the currency's minor ("base") units: 10.50 AED is 1050. */
   amount: z.number(),
