@@ -241,6 +241,22 @@ describe('refundhub providers', () => {
   });
 });
 
+describe('refundhub providers: credentials in a base URL', () => {
+  it('masks user:pass@ and credential query values, in text and in --json', async () => {
+    const baseUrl = `http://proxyuser:pr0xy-Pa55@127.0.0.1:9/ziina/api?access_token=tok-in-query-1&region=eu`;
+    for (const args of [['providers'], ['providers', '--json']]) {
+      const run = await cli(args, { REFUNDHUB_ZIINA_BASE_URL: baseUrl });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('http://proxyuser:****@127.0.0.1:9/ziina/api?access_token=****&region=eu');
+      for (const s of ['pr0xy-Pa55', 'tok-in-query-1']) {
+        expect(run.stdout).not.toContain(s);
+        expect(run.stderr).not.toContain(s);
+      }
+      expectNoSecrets(run);
+    }
+  });
+});
+
 describe('refundhub keys create', () => {
   it('prints the key alone on stdout, and stores only its hash', async () => {
     const tmp = tempDir();

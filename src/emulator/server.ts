@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { allProviders, getProvider } from '../providers/registry.js';
 import type { EmulatorRequest, EmulatorResponse, NativeRefund, ProviderModule } from '../providers/types.js';
+import { redactQuery } from '../redact.js';
 import { maskHeaders } from './mask.js';
 
 /**
@@ -170,6 +171,21 @@ export class Emulator {
     this.st(providerId).faults.push({ ...fault });
   }
 
+  /**
+   * Drops pending faults (of one provider, or all) and keeps refunds, lifecycles and the request
+   * log, so a test or a demo can recover from an injected outage without losing its data.
+   * Returns how many faults were dropped.
+   */
+  clearFaults(providerId?: ProviderId): number {
+    let cleared = 0;
+    for (const [id, st] of this.state) {
+      if (providerId && id !== providerId) continue;
+      cleared += st.faults.length;
+      st.faults.length = 0;
+    }
+    return cleared;
+  }
+
   requests(providerId: ProviderId): RecordedRequest[] {
     return [...this.st(providerId).requests];
   }
@@ -234,7 +250,7 @@ export class Emulator {
     if (!match) return send(res, { status: 404, body: { error: `no emulator mounted at ${path}` } });
     const provider = match.provider;
     const st = this.st(provider.id);
-    st.requests.push({ method: req.method ?? 'GET', path: path + url.search, headers: maskHeaders(headers), time: new Date(this.clock.now()).toISOString() });
+    st.requests.push({ method: req.method ?? 'GET', path: path + redactQuery(url.search), headers: maskHeaders(headers), time: new Date(this.clock.now()).toISOString() });
     if (st.requests.length > this.logSize) st.requests.splice(0, st.requests.length - this.logSize);
 
     const fault = st.faults[0];
@@ -276,6 +292,7 @@ export class Emulator {
       this.reset();
       return { status: 204 };
     }
+    if (method === 'DELETE' && parts.length === 2 && parts[1] === 'faults') return { status: 200, body: { cleared: this.clearFaults() } };
     const [, providerId, action] = parts;
     if (!providerId || !isProviderId(providerId)) return bad(404, `unknown provider "${providerId ?? ''}"`);
     let json: Record<string, unknown> = {};
@@ -318,6 +335,7 @@ export class Emulator {
       this.injectFault(providerId, fault);
       return { status: 201, body: { fault } };
     }
+    if (action === 'faults' && method === 'DELETE' && parts.length === 3) return { status: 200, body: { cleared: this.clearFaults(providerId) } };
     if (action === 'requests' && method === 'GET') return { status: 200, body: { data: this.requests(providerId) } };
     return bad(404, `no control route ${method} ${path}`);
   }

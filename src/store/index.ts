@@ -1,5 +1,8 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { RefundHubError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -79,14 +82,22 @@ export function withStatementCache(sqlite: SqliteDatabase, maxStatements = 500):
   return { database, writes: () => writes };
 }
 
-function redactUrl(url: string): string {
+/** Why a SQLite path could not be opened, in the user's terms rather than SQLite's. */
+function sqliteOpenReason(path: string, e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code === 'SQLITE_NOTADB') return 'the file exists but is not a SQLite database';
   try {
-    const u = new URL(url);
-    if (u.password) u.password = '****';
-    return u.toString();
-  } catch {
-    return 'postgres';
+    if (statSync(path).isDirectory()) return 'it is a directory, not a file';
+  } catch (statError) {
+    const c = (statError as NodeJS.ErrnoException).code;
+    if (c === 'ENOENT' && !existsSync(dirname(path))) return `its directory ${dirname(path)} does not exist`;
+    if (c === 'ENOTDIR') return 'a part of the path is a file, not a directory';
+    if (c === 'EACCES') return 'permission denied';
   }
+  if (code === 'SQLITE_CANTOPEN') return 'cannot open the file (check that it is readable and writable)';
+  if (code === 'SQLITE_READONLY') return 'the file is read-only';
+  if (code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') return 'permission denied';
+  return (e as Error)?.message ?? String(e);
 }
 
 /** Opens the store and applies migrations. */
@@ -96,19 +107,22 @@ export async function createStore(url: string = DEFAULT_DATABASE_URL, options: {
   let changeToken: () => string | null = () => null;
   if (dialect === 'sqlite') {
     const { default: SQLite } = await import('better-sqlite3');
-    let sqlite;
+    let sqlite: SqliteDatabase | undefined;
     try {
       sqlite = new SQLite(target);
+      // WAL lets the API read while the poller writes; busy_timeout rides out a concurrent writer
+      // (another process on the same file) instead of failing at once. It comes first: switching a
+      // fresh file to WAL needs a moment's exclusive lock, which other processes opening it may hold.
+      sqlite.pragma('busy_timeout = 5000');
+      // The first statement that reads the file: a text file, a directory or an unreadable path
+      // fails here (SQLite opens lazily), and that is the user's configuration, not our bug.
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma('foreign_keys = ON');
     } catch (e) {
-      throw new RefundHubError('not_configured', `cannot open SQLite database ${target}: ${(e as Error).message}`);
+      sqlite?.close();
+      throw new RefundHubError('not_configured', `cannot open SQLite database ${target}: ${sqliteOpenReason(target, e)}`, { cause: e });
     }
-    // WAL lets the API read while the poller writes; busy_timeout rides out a concurrent writer
-    // (another process on the same file) instead of failing at once. It comes first: switching a
-    // fresh file to WAL needs a moment's exclusive lock, which other processes opening it may hold.
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('foreign_keys = ON');
     const cached = withStatementCache(sqlite);
     // data_version moves when another connection (another process on the file) commits; our own
     // writes are counted by the statement cache, since every statement passes through it.

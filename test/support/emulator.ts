@@ -11,6 +11,8 @@ export interface RunningEmulator {
   settings: Record<ProviderId, RawSettings>;
   /** A LoadedConfig whose `default` accounts point at this emulator. */
   config(overrides?: Partial<Record<ProviderId, RawSettings>>): LoadedConfig;
+  /** Drops pending faults over the control API (`DELETE /_emulator/faults`), keeping refunds; returns how many. */
+  clearFaults(provider?: ProviderId): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,11 @@ export async function startEmulator(options: { notifyUrl?: string; credentials?:
       const config = loadConfig({ env: {} });
       for (const id of PROVIDER_IDS) config.accounts.get(id)!.set('default', { ...settings[id], ...overrides[id] });
       return config;
+    },
+    async clearFaults(provider) {
+      const res = await fetch(`${url}/_emulator/${provider ? `${provider}/` : ''}faults`, { method: 'DELETE' });
+      if (res.status !== 200) throw new Error(`clearing faults: HTTP ${res.status}`);
+      return ((await res.json()) as { cleared: number }).cleared;
     },
     close: () => emulator.close(),
   };

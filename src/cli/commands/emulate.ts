@@ -8,6 +8,7 @@ import { createLogger } from '../../logger.js';
 import { getProvider } from '../../providers/registry.js';
 import type { ProviderId } from '../../domain/refund.js';
 import type { RawSettings } from '../../providers/types.js';
+import { redactUrl } from '../../redact.js';
 import { guard, printLine } from '../output.js';
 
 /** Shell-quotes a value for an `export` line. */
@@ -58,7 +59,7 @@ export function register(program: Command): void {
         const seeded = opts.seed ? emulator.seedDemo() : [];
         printLine(`RefundHub provider emulators listening on ${emulator.url}`);
         for (const id of Object.keys(credentials) as ProviderId[]) printLine(`  ${id.padEnd(8)} ${emulator.baseUrl(id)}`);
-        if (opts.notifyUrl) printLine(`Notifications go to ${opts.notifyUrl.replace(/\/+$/, '')}/<provider>`);
+        if (opts.notifyUrl) printLine(`Notifications go to ${redactUrl(opts.notifyUrl.replace(/\/+$/, ''))}/<provider>`);
         printLine('');
         printLine('Point the CLI at it (paste into your shell):');
         for (const id of Object.keys(credentials) as ProviderId[]) {
@@ -71,7 +72,7 @@ export function register(program: Command): void {
           for (const s of seeded) printLine(`  refundhub get ${s.provider} ${s.id}`);
         }
         printLine('');
-        printLine('Control API: POST /_emulator/{provider}/refunds, POST /_emulator/{provider}/faults, GET /_emulator/{provider}/requests, POST /_emulator/reset');
+        printLine('Control API: POST /_emulator/{provider}/refunds, POST /_emulator/{provider}/faults, DELETE /_emulator/faults (faults only), GET /_emulator/{provider}/requests, POST /_emulator/reset (everything)');
         printLine('Press Ctrl+C to stop.');
         await new Promise<void>((resolve) => {
           const stop = () => resolve();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createRefundClient } from '../../client.js';
+import { redactUrl } from '../../redact.js';
 import { createCliLogger } from '../logger.js';
 import { guard, printJson, printLine } from '../output.js';
 
@@ -11,7 +12,8 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       await guard(async () => {
         const client = createRefundClient({ configFile: program.opts().config, logger: createCliLogger() });
-        const rows = client.accounts();
+        // A base URL may carry proxy credentials (https://user:pass@proxy/...): shown masked, in JSON too.
+        const rows = client.accounts().map((r) => ({ ...r, baseUrl: redactUrl(r.baseUrl) }));
         await client.close();
         if (opts.json) return printJson(rows);
         const w = Math.max(...rows.map((r) => `${r.provider}/${r.account}`.length));
