@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   invalid_response: { exit: 5, http: 502 },
   /** An inbound notification's signature (or timestamp) did not verify. */
   invalid_signature: { exit: 2, http: 401 },
+  /** Our database failed or refused a write (down, full, a value it will not take); recorded on the refund, retried on its schedule. */
+  store_error: { exit: 6, http: 503 },
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -47,7 +49,7 @@ export class RefundHubError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.provider = options.provider;
-    this.retryable = options.retryable ?? (code === 'provider_error' || code === 'rate_limited');
+    this.retryable = options.retryable ?? (code === 'provider_error' || code === 'rate_limited' || code === 'store_error');
     this.httpStatus = options.httpStatus;
     this.retryAfterMs = options.retryAfterMs;
   }

@@ -42,6 +42,12 @@ export interface RefundsTable {
   last_error_message: string | null;
   /** Sequence number of the last event emitted for this refund. */
   sequence: number;
+  /**
+   * The provider word of the last anomalous read of this final refund (stale, or a status we do not
+   * know), so a repeated read is neither recorded nor alerted again; null once it reads final again.
+   * Optional because migration 004 added it: inserts of whole rows written before it need not name it.
+   */
+  anomaly_provider_status?: string | null;
 }
 
 /** Append-only: every observed status change, anomaly, reversal or tracking change. */

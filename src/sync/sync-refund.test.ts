@@ -7,7 +7,9 @@ import type { RefundEvent } from '../domain/events.js';
 import { RefundHubError } from '../errors.js';
 import { createEndpoint } from '../notify/endpoints.js';
 import { getProvider } from '../providers/registry.js';
-import { getHistory, getRefundRow } from '../store/refunds.js';
+import { getHistory, getRefundRow, getTracked } from '../store/refunds.js';
+import { createPoller } from '../poller/poller.js';
+import { rejectionOf } from '../../test/support/errors.js';
 import type { RefundClient } from '../client.js';
 import type { Logger } from '../logger.js';
 import { KeyedLock } from './lock.js';
@@ -339,5 +341,174 @@ describe('syncRefund across processes (two stores on one SQLite file)', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('syncRefund: a final refund that keeps reading with a status we do not know', () => {
+  it('alerts once per provider word, not on every re-read; a new word (or the word returning) alerts again', async () => {
+    const native = emu.emulator.createRefund('gr4vy', { status: 'succeeded' });
+    const id = String(native.id);
+    const key = { provider: 'gr4vy' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    const logger = recordingLogger();
+    const read = async (word: string) => {
+      emu.emulator.setStatus('gr4vy', id, word);
+      eng.clock.advance(D);
+      return syncRefund({ ...eng.deps, logger }, { ...key, source: 'poll' });
+    };
+
+    expect((await read('teleported')).events.map((e) => e.type)).toEqual(['refund.unknown_status']);
+    // The late checks, notifications and refreshes re-read it: the same word says nothing new.
+    for (let i = 0; i < 3; i++) {
+      const again = await read('teleported');
+      expect(again).toMatchObject({ kind: 'anomaly', events: [], recorded: false });
+      expect(again.refund.status).toBe('succeeded');
+    }
+    expect((await read('warped')).events.map((e) => e.type)).toEqual(['refund.unknown_status']);
+    expect((await read('warped')).events).toEqual([]);
+    // Back to its final word, then the unknown one again: a new episode, a new alert.
+    expect((await read('succeeded')).kind).toBe('none');
+    expect((await read('teleported')).events.map((e) => e.type)).toEqual(['refund.unknown_status']);
+
+    expect((await storedEvents()).map((e) => [e.type, e.sequence])).toEqual([
+      ['refund.succeeded', 1],
+      ['refund.unknown_status', 2],
+      ['refund.unknown_status', 3],
+      ['refund.unknown_status', 4],
+    ]);
+    const history = await getHistory(eng.store.db, key);
+    expect(history.map((h) => [h.kind, h.to, h.providerStatus])).toEqual([
+      ['tracked', 'succeeded', 'succeeded'],
+      ['anomaly', 'unknown', 'teleported'],
+      ['anomaly', 'unknown', 'warped'],
+      ['anomaly', 'unknown', 'teleported'],
+    ]);
+    expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(3);
+    // The stored refund still shows its final word; the anomaly's word is kept apart.
+    const row = await getRefundRow(eng.store.db, key);
+    expect(row).toMatchObject({ status: 'succeeded', provider_status: 'succeeded', anomaly_provider_status: 'teleported' });
+  });
+
+  it('records a repeated stale read once', async () => {
+    const native = emu.emulator.createRefund('tazapay', { status: 'succeeded' });
+    const id = String(native.id);
+    const key = { provider: 'tazapay' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    emu.emulator.setStatus('tazapay', id, 'processing');
+    for (let i = 0; i < 3; i++) {
+      eng.clock.advance(D);
+      expect(await syncRefund(eng.deps, { ...key, source: 'poll' })).toMatchObject({ kind: 'anomaly', events: [] });
+    }
+    expect((await getHistory(eng.store.db, key)).map((h) => h.kind)).toEqual(['tracked', 'anomaly']);
+  });
+});
+
+describe('syncRefund: a new provider word for the same status', () => {
+  it('is recorded and sent as refund.updated (pending -> pending, processing), through the outbox', async () => {
+    const endpoint = await createEndpoint(eng.store.db, { url: 'http://127.0.0.1:9/all' }, Date.now(), { allowPrivateWebhookUrls: true });
+    const native = emu.emulator.createRefund('tazapay', { status: 'requested' });
+    const id = String(native.id);
+    const key = { provider: 'tazapay' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    emu.emulator.setStatus('tazapay', id, 'processing');
+    eng.clock.advance(M);
+    const r = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(r).toMatchObject({ kind: 'provider_status', changed: false, recorded: true });
+    expect(r.events.map((e) => [e.type, e.sequence, e.data.previousStatus, e.data.refund.status, e.data.refund.providerStatus])).toEqual([
+      ['refund.updated', 2, 'pending', 'pending', 'processing'],
+    ]);
+    const history = await getHistory(eng.store.db, key);
+    expect(history.map((h) => [h.kind, h.from, h.to, h.providerStatus])).toEqual([
+      ['tracked', null, 'pending', 'requested'],
+      ['change', 'pending', 'pending', 'processing'],
+    ]);
+    const deliveries = await eng.store.db.selectFrom('deliveries').select(['event_id', 'endpoint_id']).where('event_id', '=', r.events[0]!.id).execute();
+    expect(deliveries).toEqual([{ event_id: r.events[0]!.id, endpoint_id: endpoint.id }]);
+    // The same word again is nothing.
+    eng.clock.advance(5 * M);
+    expect(await syncRefund(eng.deps, { ...key, source: 'poll' })).toMatchObject({ kind: 'none', events: [], recorded: false });
+  });
+
+  it('a second unknown word on a not-final refund raises refund.unknown_status again', async () => {
+    const native = emu.emulator.createRefund('gr4vy', { status: 'teleported' });
+    const id = String(native.id);
+    const key = { provider: 'gr4vy' as const, account: 'default', id };
+    expect((await syncRefund(eng.deps, { ...key, source: 'api' })).events.map((e) => e.type)).toEqual(['refund.unknown_status']);
+    emu.emulator.setStatus('gr4vy', id, 'warped');
+    const r = await syncRefund(eng.deps, { ...key, source: 'poll' });
+    expect(r.events.map((e) => [e.type, e.data.refund.providerStatus])).toEqual([['refund.unknown_status', 'warped']]);
+  });
+});
+
+describe('syncRefund: a store failure during a poll', () => {
+  /** Makes the database itself refuse one provider word, the way a real constraint would. */
+  async function refuseProviderStatus(word: string): Promise<void> {
+    await sql`CREATE TRIGGER h6_refuse BEFORE UPDATE OF provider_status ON refunds WHEN NEW.provider_status = ${sql.lit(word)} BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END`.execute(eng.store.db);
+  }
+
+  it('is recorded on the refund (store_error) and retried on its schedule, not at every lease expiry', async () => {
+    const native = emu.emulator.createRefund('tazapay', { status: 'requested' });
+    const id = String(native.id);
+    const key = { provider: 'tazapay' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    await refuseProviderStatus('processing');
+    emu.emulator.setStatus('tazapay', id, 'processing');
+    const logger = recordingLogger();
+    const leaseMs = 30 * M;
+    const poller = createPoller({ syncDeps: { ...eng.deps, logger }, leaseMs });
+
+    eng.clock.advance(M);
+    expect(await poller.tick()).toBe(1);
+    let row = await getRefundRow(eng.store.db, key);
+    expect(row).toMatchObject({ status: 'pending', provider_status: 'requested', error_count: 1, last_error_code: 'store_error', check_count: 2 });
+    expect(row!.last_error_message).toMatch(/refused by the test trigger/);
+    // The schedule's next step (5 min), not the poller's 30-minute lease.
+    expect(Number(row!.next_check_at)).toBe(eng.clock.now() + 5 * M);
+    expect(logger.lines.some((l) => l.level === 'error' && /refused by the test trigger/.test(String(l.msg)))).toBe(true);
+    const tracked = await getTracked(eng.store.db, key);
+    expect(tracked?.tracking.lastError).toMatchObject({ code: 'store_error' });
+
+    eng.clock.advance(5 * M);
+    expect(await poller.tick()).toBe(1);
+    row = await getRefundRow(eng.store.db, key);
+    expect(row).toMatchObject({ error_count: 2, last_error_code: 'store_error' });
+    expect(Number(row!.next_check_at)).toBe(eng.clock.now() + 15 * M);
+
+    // Once the store takes the value, the next scheduled check applies it and clears the error.
+    await sql`DROP TRIGGER h6_refuse`.execute(eng.store.db);
+    eng.clock.advance(15 * M);
+    expect(await poller.tick()).toBe(1);
+    row = await getRefundRow(eng.store.db, key);
+    expect(row).toMatchObject({ provider_status: 'processing', error_count: 0, last_error_code: null });
+    await poller.stop();
+  });
+
+  it('a direct sync gets store_error (not a raw driver error) and the refund records it', async () => {
+    const native = emu.emulator.createRefund('tazapay', { status: 'requested' });
+    const id = String(native.id);
+    const key = { provider: 'tazapay' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    await refuseProviderStatus('initiated');
+    emu.emulator.setStatus('tazapay', id, 'initiated');
+    const err = await rejectionOf(syncRefund(eng.deps, { ...key, source: 'api' }));
+    expect(err).toBeInstanceOf(RefundHubError);
+    expect(err).toMatchObject({ code: 'store_error', retryable: true, exitCode: 6 });
+    expect((await getRefundRow(eng.store.db, key))?.last_error_code).toBe('store_error');
+  });
+
+  it('a tracked refund whose stored id no longer passes the provider check records the error instead of coming back at every lease', async () => {
+    const native = emu.emulator.createRefund('ziina', { status: 'pending' });
+    const id = String(native.id);
+    await syncRefund(eng.deps, { provider: 'ziina', account: 'default', id, source: 'api' });
+    // As if stored under an older, looser id rule.
+    const badId = `${id} old`;
+    await eng.store.db.updateTable('refunds').set({ refund_id: badId }).where('refund_id', '=', id).execute();
+    const poller = createPoller({ syncDeps: eng.deps, leaseMs: 30 * M });
+    eng.clock.advance(M);
+    expect(await poller.tick()).toBe(1);
+    const row = await getRefundRow(eng.store.db, { provider: 'ziina', account: 'default', id: badId });
+    expect(row).toMatchObject({ error_count: 1, last_error_code: 'invalid_input' });
+    expect(Number(row!.next_check_at)).toBe(eng.clock.now() + 5 * M);
+    await poller.stop();
   });
 });

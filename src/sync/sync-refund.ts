@@ -5,7 +5,7 @@ import { DEFAULT_ACCOUNT } from '../config/index.js';
 import type { EventType, RefundEvent, TrackedRefund } from '../domain/events.js';
 import { moneyFromDecimal } from '../domain/money.js';
 import type { ProviderId, Refund, RefundStatus } from '../domain/refund.js';
-import { isFinalStatus } from '../domain/refund.js';
+import { isFinalStatus, isProviderId } from '../domain/refund.js';
 import { decideTransition, type TransitionKind } from '../domain/transitions.js';
 import { RefundHubError, toRefundHubError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -15,6 +15,7 @@ import type { Scheduler } from '../poller/schedule.js';
 import type { Db, Store } from '../store/index.js';
 import { getRefundRow, getRefundRowForUpdate, refundKeyString, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
 import type { RefundsTable } from '../store/schema.js';
+import { storableText } from '../store/text.js';
 import type { KeyedLock } from './lock.js';
 import { withWriteTransaction } from './write-tx.js';
 
@@ -52,9 +53,11 @@ export interface SyncResult {
   refund: TrackedRefund;
   /** True when this sync started tracking the refund. */
   created: boolean;
-  /** True when the refund's status changed (first observation, change or reversal). */
+  /** True when the refund's status changed (first observation, change or reversal); a new provider word alone is kind `provider_status`. */
   changed: boolean;
   kind: TransitionKind;
+  /** True when this sync added to the refund's history. */
+  recorded: boolean;
   /** Events emitted by this sync, in sequence order. */
   events: RefundEvent[];
 }
@@ -82,18 +85,21 @@ function refundColumns(r: Refund): Pick<
   RefundsTable,
   'status' | 'provider_status' | 'payment_id' | 'amount' | 'currency' | 'amount_decimal' | 'reason' | 'created_at' | 'updated_at' | 'failure_code' | 'failure_message' | 'raw'
 > {
+  // Provider text goes through storableText so both stores take the same values (no NULs on
+  // PostgreSQL); `raw` is JSON, whose escapes already keep NULs out of the text.
   return {
     status: r.status,
-    provider_status: r.providerStatus,
-    payment_id: r.paymentId,
-    amount: r.amount,
-    currency: r.currency,
-    amount_decimal: r.amountDecimal,
-    reason: r.reason,
-    created_at: r.createdAt,
-    updated_at: r.updatedAt,
-    failure_code: r.failure?.code ?? null,
-    failure_message: r.failure?.message ?? null,
+    provider_status: storableText(r.providerStatus),
+    payment_id: storableText(r.paymentId),
+    // A BIGINT on PostgreSQL, any number on SQLite: only a safe integer is an amount on both.
+    amount: r.amount !== null && Number.isSafeInteger(r.amount) ? r.amount : null,
+    currency: storableText(r.currency),
+    amount_decimal: storableText(r.amountDecimal),
+    reason: storableText(r.reason),
+    created_at: storableText(r.createdAt),
+    updated_at: storableText(r.updatedAt),
+    failure_code: storableText(r.failure?.code ?? null),
+    failure_message: storableText(r.failure?.message ?? null),
     raw: JSON.stringify(r.raw ?? null),
   };
 }
@@ -112,15 +118,46 @@ async function updateRow(tx: Db, key: RefundKey, values: Partial<RefundsTable>):
  * by `deps.locks`.
  */
 export async function syncRefund(deps: SyncDeps, req: SyncRequest): Promise<SyncResult> {
-  const { provider, id } = deps.client.validate(req.provider, req.id);
-  const key: RefundKey = { provider, account: req.account || DEFAULT_ACCOUNT, id };
+  let validated: { provider: ProviderId; id: string };
+  try {
+    validated = deps.client.validate(req.provider, req.id);
+  } catch (e) {
+    // Bad input from a caller stores nothing. But a TRACKED refund whose id no longer passes the
+    // provider's check (the rule changed since it was stored) would be claimed again at every
+    // lease expiry with no trace: record the error on it so it backs off and shows why.
+    if (isProviderId(req.provider) && typeof req.id === 'string') {
+      const key: RefundKey = { provider: req.provider, account: req.account || DEFAULT_ACCOUNT, id: req.id };
+      const tracked = await getRefundRow(deps.store.db, key).catch(() => undefined);
+      if (tracked) await recordErrorSafely(deps, key, toRefundHubError(e, req.provider), deps.logger);
+    }
+    throw e;
+  }
+  const key: RefundKey = { provider: validated.provider, account: req.account || DEFAULT_ACCOUNT, id: validated.id };
   return deps.locks.run(refundKeyString(key), () => syncLocked(deps, key, req));
+}
+
+/**
+ * A failure of our own database as a `store_error`. The driver's message names the column or the
+ * constraint (never a credential), and is what an operator needs to see on the refund.
+ */
+export function toStoreError(e: unknown, provider?: ProviderId): RefundHubError {
+  if (e instanceof RefundHubError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new RefundHubError('store_error', `could not store the refund: ${message}`.slice(0, 500), { provider, retryable: true, cause: e });
 }
 
 async function syncLocked(deps: SyncDeps, key: RefundKey, req: SyncRequest): Promise<SyncResult> {
   const { store, client, clock, metrics, schedule } = deps;
   const log = deps.logger.child({ syncId: randomBytes(6).toString('hex'), provider: key.provider, account: key.account, refundId: key.id, source: req.source });
-  const before = await getRefundRow(store.db, key);
+  let before: RefundRow | undefined;
+  try {
+    before = await getRefundRow(store.db, key);
+  } catch (e) {
+    const err = toStoreError(e, key.provider);
+    metrics?.syncs.inc({ provider: key.provider, outcome: `error:${err.code}` });
+    log.error({ code: err.code }, `sync failed: ${err.message}`);
+    throw err;
+  }
   const hint = req.currency?.trim() ? req.currency.trim().toUpperCase() : (before?.currency_hint ?? null);
 
   let fetched: Refund;
@@ -129,7 +166,7 @@ async function syncLocked(deps: SyncDeps, key: RefundKey, req: SyncRequest): Pro
   } catch (e) {
     const err = toRefundHubError(e, key.provider);
     metrics?.syncs.inc({ provider: key.provider, outcome: `error:${err.code}` });
-    if (before) await recordError(deps, key, err);
+    if (before) await recordErrorSafely(deps, key, err, log);
     log.warn({ code: err.code, retryAfterMs: err.retryAfterMs, tracked: !!before }, `sync failed: ${err.message}`);
     throw err;
   }
@@ -139,25 +176,40 @@ async function syncLocked(deps: SyncDeps, key: RefundKey, req: SyncRequest): Pro
   // holds the write lock from its start (SQLite) or locks the row (PostgreSQL), re-reads the row and
   // applies the observation to what it finds; a residual conflict (e.g. another process inserted
   // the same refund first) just runs this apply step again.
-  const result = await withWriteTransaction(
-    store,
-    async (tx) => {
-      const row = store.dialect === 'postgres' ? await getRefundRowForUpdate(tx, key) : await getRefundRow(tx, key);
-      return applyObservation(deps, tx, key, req, row, fetched, hint, now);
-    },
-    { onRetry: (e, attempt) => log.info({ attempt, code: (e as { code?: string }).code }, 'write conflict with another writer; applying again') },
-  );
+  let result: SyncResult;
+  try {
+    result = await withWriteTransaction(
+      store,
+      async (tx) => {
+        const row = store.dialect === 'postgres' ? await getRefundRowForUpdate(tx, key) : await getRefundRow(tx, key);
+        return applyObservation(deps, tx, key, req, row, fetched, hint, now);
+      },
+      { onRetry: (e, attempt) => log.info({ attempt, code: (e as { code?: string }).code }, 'write conflict with another writer; applying again') },
+    );
+  } catch (e) {
+    // The fetch worked but our database would not take the result (down, full, a value it
+    // refuses). Without a record the poller's lease would expire and the same write fail again,
+    // every few minutes, forever and unseen: record it on the refund and back off on its schedule.
+    const err = toStoreError(e, key.provider);
+    metrics?.syncs.inc({ provider: key.provider, outcome: `error:${err.code}` });
+    log.error({ code: err.code, tracked: !!before }, `sync failed: ${err.message}`);
+    await recordErrorSafely(deps, key, err, log);
+    throw err;
+  }
   const outcome = result.kind === 'anomaly' ? 'anomaly' : result.changed ? 'changed' : 'unchanged';
   metrics?.syncs.inc({ provider: key.provider, outcome });
-  if (result.kind === 'anomaly' && fetched.status === 'unknown') {
+  const alerted = result.events.some((e) => e.type === 'refund.unknown_status');
+  if (result.kind === 'anomaly' && alerted) {
     // Not a plain stale read: the provider now reports a status we cannot map. Alert (and the
     // `refund.unknown_status` event went out), but keep the final status.
     log.error({ stored: result.refund.status, providerStatus: fetched.providerStatus }, 'final refund now reads with a status we do not know; kept the final status');
-  } else if (result.kind === 'anomaly') {
+  } else if (result.kind === 'anomaly' && result.recorded) {
     log.warn({ stored: result.refund.status, observed: fetched.status, providerStatus: fetched.providerStatus }, 'stale read: a final refund read back as not final; kept the final status');
+  } else if (result.kind === 'anomaly') {
+    log.debug({ stored: result.refund.status, providerStatus: fetched.providerStatus }, 'final refund still reads as before the anomaly already recorded');
   } else if (result.kind === 'reversal') {
     log.warn({ to: fetched.status }, 'final refund changed to another final status (reversal)');
-  } else if (fetched.status === 'unknown' && result.changed) {
+  } else if (alerted) {
     log.error({ providerStatus: fetched.providerStatus }, 'refund has a status we do not know');
   } else {
     log.debug({ kind: result.kind, status: result.refund.status }, 'synced');
@@ -176,7 +228,11 @@ async function applyObservation(
   now: number,
 ): Promise<SyncResult> {
   const prev = (row?.status ?? null) as RefundStatus | null;
-  const decision = decideTransition(prev, fetched.status);
+  const providerStatus = storableText(fetched.providerStatus);
+  const decision = decideTransition(
+    row ? { status: prev!, providerStatus: row.provider_status, anomalyProviderStatus: row.anomaly_provider_status ?? null } : null,
+    { status: fetched.status, providerStatus },
+  );
   const trackedAt = row ? Number(row.tracked_at) : now;
   const checkCount = (row ? Number(row.check_count) : 0) + 1;
   const wasFinalAt = row?.final_at === null || row?.final_at === undefined ? null : Number(row.final_at);
@@ -191,7 +247,7 @@ async function applyObservation(
   let sequence = row ? Number(row.sequence) : 0;
 
   const tracking: Partial<RefundsTable> = {
-    currency_hint: hint,
+    currency_hint: storableText(hint),
     last_checked_at: now,
     next_check_at: nextCheckAt,
     check_count: checkCount,
@@ -200,6 +256,8 @@ async function applyObservation(
     error_count: 0,
     last_error_code: null,
     last_error_message: null,
+    // Remembered while a final refund keeps reading as something else; any other read ends it.
+    anomaly_provider_status: decision.kind === 'anomaly' ? providerStatus : null,
   };
   // An anomaly keeps the stored (final) refund as it was; anything else takes the fresh read.
   const data = decision.kind === 'anomaly' ? {} : refundColumns(fetched);
@@ -226,7 +284,7 @@ async function applyObservation(
         kind,
         from_status: from,
         to_status: to,
-        provider_status: fetched.providerStatus,
+        provider_status: providerStatus,
         source: req.source,
         observed_at: now,
         raw: JSON.stringify(fetched.raw ?? null),
@@ -234,21 +292,22 @@ async function applyObservation(
       })
       .execute();
 
-  if (decision.kind === 'tracked') await history('tracked', null, fetched.status, null);
-  else if (decision.kind === 'change') await history('change', prev, fetched.status, null);
-  else if (decision.kind === 'reversal') await history('reversal', prev, fetched.status, `final status ${prev} turned into ${fetched.status}`);
-  else if (decision.kind === 'anomaly') {
-    const note = fetched.status === 'unknown' ? `unknown provider status ${fetched.providerStatus}: kept final status ${prev}` : `stale read: kept final status ${prev}`;
-    await history('anomaly', prev, fetched.status, note);
-  }
-  else if (row && row.provider_status !== fetched.providerStatus) {
-    // Same unified status, new provider word (e.g. two provider statuses that both mean pending): audit only, no event.
-    await history('change', prev, fetched.status, `provider status ${row.provider_status} -> ${fetched.providerStatus}`);
+  if (decision.record) {
+    if (decision.kind === 'tracked') await history('tracked', null, fetched.status, null);
+    else if (decision.kind === 'change') await history('change', prev, fetched.status, null);
+    else if (decision.kind === 'reversal') await history('reversal', prev, fetched.status, `final status ${prev} turned into ${fetched.status}`);
+    else if (decision.kind === 'anomaly') {
+      const note = fetched.status === 'unknown' ? `unknown provider status ${providerStatus}: kept final status ${prev}` : `stale read: kept final status ${prev}`;
+      await history('anomaly', prev, fetched.status, note);
+    } else if (decision.kind === 'provider_status') {
+      // Kept as kind `change` (from = to) so the history's kinds stay what the API documents.
+      await history('change', prev, fetched.status, `provider status ${row!.provider_status} -> ${providerStatus}`);
+    }
   }
   if (becameStuck) await history('stuck', status, status, 'not final 30 days after tracking started');
 
   const after = await getRefundRow(tx, key);
-  if (!after) throw new RefundHubError('provider_error', 'refund row vanished during sync');
+  if (!after) throw new RefundHubError('store_error', 'refund row vanished during sync', { provider: key.provider });
   const refund = toTrackedRefund(after);
   const events: RefundEvent[] = [];
   for (const type of eventTypes) {
@@ -268,12 +327,21 @@ async function applyObservation(
     events.push(event);
   }
 
-  return { refund, created: !row, changed: decision.kind === 'tracked' || decision.kind === 'change' || decision.kind === 'reversal', kind: decision.kind, events };
+  return {
+    refund,
+    created: !row,
+    changed: decision.kind === 'tracked' || decision.kind === 'change' || decision.kind === 'reversal',
+    kind: decision.kind,
+    recorded: decision.record || becameStuck,
+    events,
+  };
 }
 
 /**
- * Records a failed fetch on a tracked refund: the error, and when to try again (per schedule, or
- * after the provider's Retry-After for a rate limit). A refund never tracked stores nothing.
+ * Records a failed sync on a tracked refund: the error, and when to try again (per schedule, or
+ * after the provider's Retry-After for a rate limit). A refund never tracked stores nothing. Its
+ * own transaction touches only the tracking columns, so it still succeeds when the failure was a
+ * value from the provider that the store refused.
  */
 async function recordError(deps: SyncDeps, key: RefundKey, err: RefundHubError): Promise<void> {
   const now = deps.clock.now();
@@ -291,7 +359,20 @@ async function recordError(deps: SyncDeps, key: RefundKey, err: RefundHubError):
       next_check_at: next,
       error_count: Number(row.error_count) + 1,
       last_error_code: err.code,
-      last_error_message: err.message.slice(0, 500),
+      last_error_message: storableText(err.message).slice(0, 500),
     });
   });
+}
+
+/**
+ * `recordError` that never throws: the caller is already failing with `err`, and a second failure
+ * (the database is down) must not replace it. The refund then keeps the poller's lease as its next
+ * check, which is the most we can do without a database.
+ */
+async function recordErrorSafely(deps: SyncDeps, key: RefundKey, err: RefundHubError, log: Logger): Promise<void> {
+  try {
+    await recordError(deps, key, err);
+  } catch (e) {
+    log.error({ code: err.code, recordError: (e as Error).message }, 'could not record the failed sync on the refund');
+  }
 }

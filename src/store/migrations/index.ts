@@ -3,6 +3,7 @@ import { installQueueSchema } from '../queue-schema.js';
 import * as m001 from './001-refunds.js';
 import * as m002 from './002-webhooks.js';
 import * as m003 from './003-api-keys.js';
+import * as m004 from './004-provider-text.js';
 
 /**
  * Versioned migrations, applied in order on start. Written with Kysely's schema builder so the
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-refunds': m001,
   '002-webhooks': m002,
   '003-api-keys': m003,
+  '004-provider-text': m004,
 };
 
 class StaticProvider implements MigrationProvider {

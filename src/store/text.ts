@@ -1,0 +1,37 @@
+/**
+ * Text from providers (and callers) made storable the same way on both stores. PostgreSQL refuses
+ * U+0000 in `text` (SQLite keeps it), and an index entry over about 2,700 bytes; both would fail
+ * the write on one store only. So NULs are dropped everywhere, and the indexed columns fed by
+ * providers (notification event ids) are cut to a bound the code owns.
+ */
+
+/** Longest notification event id kept (indexed); a longer one is cut, see `boundedText`. */
+export const MAX_EVENT_ID_CHARS = 255;
+/** Longest notification event type kept. */
+export const MAX_EVENT_TYPE_CHARS = 128;
+
+const NUL = /\u0000/g;
+
+/** Drops U+0000, which PostgreSQL cannot store in text. */
+export function storableText(value: string): string;
+export function storableText(value: string | null): string | null;
+export function storableText(value: string | null): string | null {
+  if (value === null) return null;
+  return value.includes('\u0000') ? value.replace(NUL, '') : value;
+}
+
+/**
+ * `storableText` cut to at most `max` UTF-16 units (so at most `max` characters for PostgreSQL's
+ * varchar), never splitting a surrogate pair. Provider event ids this long are not real ones; the
+ * cut only has to be stable, so the same id is cut the same way every time.
+ */
+export function boundedText(value: string, max: number): string;
+export function boundedText(value: string | null, max: number): string | null;
+export function boundedText(value: string | null, max: number): string | null {
+  const v = storableText(value);
+  if (v === null || v.length <= max) return v;
+  let end = max;
+  const last = v.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return v.slice(0, end);
+}
