@@ -1,12 +1,17 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRefundClient } from '../src/client.js';
+import { systemClock } from '../src/clock.js';
 import type { ProviderId } from '../src/domain/refund.js';
+import { silentLogger } from '../src/logger.js';
 import { createPoller, type Poller } from '../src/poller/poller.js';
 import { getProvider } from '../src/providers/registry.js';
-import { getHistory, getRefundRow, getTracked } from '../src/store/refunds.js';
-import { syncRefund } from '../src/sync/sync-refund.js';
+import { getHistory, getRefundRow, getTracked, rescheduleCheck } from '../src/store/refunds.js';
+import { syncRefund, type SyncDeps } from '../src/sync/sync-refund.js';
+import { worstCaseSendMs } from '../src/transport/http.js';
 import { cleanupTempDatabases } from './support/db.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { createTestEngine, type TestEngine } from './support/engine.js';
+import { pollUntil } from './support/wait.js';
 
 /**
  * Polling alone (no notifications: the emulator has no notify URL) follows refunds to their final
@@ -222,4 +227,74 @@ describe('polling without notifications', () => {
     expect(await poller.tick()).toBe(1);
     expect((await getTracked(eng.store.db, { provider: 'gr4vy', account: 'default', id }))?.status).toBe('succeeded');
   });
+});
+
+describe('fair and bounded polling (real clock, real emulator, SQLite file)', () => {
+  /** The engine's pieces on the real clock, with a client whose calls give up after `timeoutMs`. */
+  function realTime(e: TestEngine, timeoutMs: number): { deps: SyncDeps; close(): Promise<void> } {
+    const client = createRefundClient({ config: emu.config(), logger: silentLogger, transport: { maxAttempts: 1, timeoutMs } });
+    return { deps: { ...e.deps, client, clock: systemClock }, close: () => client.close() };
+  }
+
+  it('a provider answering after its timeout does not delay another provider: Stan is polled within a second of being due', async () => {
+    const rt = realTime(eng, 1500);
+    const ziina = Array.from({ length: 4 }, () => createNative('ziina', 'pending'));
+    const stan = createNative('stan', 'payment_pending');
+    for (const id of ziina) await syncRefund(rt.deps, { provider: 'ziina', account: 'default', id, source: 'api' });
+    await syncRefund(rt.deps, { provider: 'stan', account: 'default', id: stan, source: 'api' });
+    // Every Ziina call hangs past the client's timeout; one slot, so Ziina alone needs 4 x 1.5 s.
+    emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 3000, count: 4 });
+    const now = Date.now();
+    for (const id of ziina) await rescheduleCheck(eng.store.db, { provider: 'ziina', account: 'default', id }, now);
+    const stanDue = now + 500;
+    await rescheduleCheck(eng.store.db, { provider: 'stan', account: 'default', id: stan }, stanDue);
+    const stanBefore = emu.emulator.requests('stan').length;
+    poller = createPoller({ syncDeps: rt.deps, concurrency: { ziina: 1 }, intervalMs: 50 });
+    try {
+      poller.start();
+      await pollUntil(() => emu.emulator.requests('ziina').length > ziina.length, { what: 'a ziina call in flight' });
+      const polled = await pollUntil(() => emu.emulator.requests('stan')[stanBefore], { timeoutMs: 15_000, what: 'the stan check' });
+      expect(Date.parse(polled.time) - stanDue).toBeLessThan(1000);
+      expect((await getRefundRow(eng.store.db, { provider: 'stan', account: 'default', id: stan }))!.check_count).toBe(2);
+    } finally {
+      await poller.stop();
+      await rt.close();
+    }
+  }, 30_000);
+
+  it('two pollers on one SQLite file (two stores, as two processes): no refund is fetched twice for one due check', async () => {
+    const other = await createTestEngine(emu.config(), { url: eng.url });
+    const a = realTime(eng, 1500);
+    const b = realTime(other, 1500);
+    const ids = Array.from({ length: 12 }, () => createNative('ziina', 'pending'));
+    for (const id of ids) await syncRefund(a.deps, { provider: 'ziina', account: 'default', id, source: 'api' });
+    const before = emu.emulator.requests('ziina').length;
+    emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 200, count: 12 });
+    const now = Date.now();
+    for (const id of ids) await rescheduleCheck(eng.store.db, { provider: 'ziina', account: 'default', id }, now);
+    // A lease asked for far shorter than the work: the floor (twice the transport's worst case) holds.
+    const opts = { concurrency: 2, intervalMs: 20, leaseMs: 100, callWorstCaseMs: worstCaseSendMs({ maxAttempts: 1, timeoutMs: 1500, maxDelayMs: 0 }) };
+    const p1 = createPoller({ syncDeps: a.deps, ...opts });
+    const p2 = createPoller({ syncDeps: b.deps, ...opts });
+    try {
+      p1.start();
+      p2.start();
+      await pollUntil(
+        async () => {
+          const rows = await eng.store.db.selectFrom('refunds').select(['check_count', 'next_check_at']).where('provider', '=', 'ziina').execute();
+          return rows.length === ids.length && rows.every((r) => Number(r.check_count) >= 2 && Number(r.next_check_at) > Date.now() + 30_000);
+        },
+        { timeoutMs: 20_000, what: 'every refund checked once' },
+      );
+      await Promise.all([p1.stop(), p2.stop()]);
+      expect(emu.emulator.requests('ziina').length - before).toBe(ids.length);
+      const checks = await eng.store.db.selectFrom('refunds').select('check_count').where('provider', '=', 'ziina').execute();
+      expect(checks.map((r) => Number(r.check_count))).toEqual(ids.map(() => 2));
+    } finally {
+      await Promise.all([p1.stop(), p2.stop()]);
+      await a.close();
+      await b.close();
+      await other.close();
+    }
+  }, 30_000);
 });
