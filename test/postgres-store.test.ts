@@ -3,7 +3,9 @@ import type { ProviderId } from '../src/domain/refund.js';
 import { PROVIDER_IDS } from '../src/domain/refund.js';
 import { silentLogger } from '../src/logger.js';
 import { createRefundHub, type RefundHub } from '../src/service.js';
-import { claimDue, getHistory } from '../src/store/refunds.js';
+import { sql } from 'kysely';
+import { hmacSha256Base64 } from '../src/signing/hmac.js';
+import { claimDue, getHistory, getRefundRow } from '../src/store/refunds.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { describeStores } from './support/stores.js';
 
@@ -72,5 +74,105 @@ describeStores('the store under the spine', (backend) => {
     const ids = new Set([...first, ...second].map((c) => `${c.provider}/${c.id}`));
     expect(ids.size).toBe(PROVIDER_IDS.length);
     expect(await claimDue(hub.db, now, 10, 60_000)).toHaveLength(0);
+  });
+});
+
+/**
+ * Values from providers must fit both stores alike (PostgreSQL enforces varchar lengths and refuses
+ * NUL; SQLite does neither), and a write the store refuses anyway must be recorded on the refund,
+ * not retried at every lease expiry without a trace.
+ */
+describeStores('provider values and store failures', (backend) => {
+  let em: RunningEmulator;
+  let hub: RefundHub;
+  const leaseMs = 60 * 60_000;
+
+  beforeAll(async () => {
+    em = await startEmulator();
+    hub = await createRefundHub({
+      databaseUrl: await backend.newDatabaseUrl(),
+      config: em.config(),
+      logger: silentLogger,
+      env: {},
+      allowPrivateWebhookUrls: true,
+      poller: { leaseMs },
+    });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    await em?.close();
+    await backend.cleanup();
+  });
+
+  it('stores the extreme values providers send, through the spine: a non-ISO currency, NUL in text, a long status word', async () => {
+    // A Tazapay crypto currency (providers.md: `USDC-ERC20`; stored as normalization leaves it) and a reason with a NUL in it.
+    const native = em.emulator.createRefund('tazapay', { currency: 'USDC-ERC20', reason: 'Damaged\u0000goods' });
+    const id = String(native.id);
+    const tracked = await hub.track('tazapay', id);
+    const normalized = await hub.client.getRefund('tazapay', id);
+    const row = await getRefundRow(hub.db, { provider: 'tazapay', account: 'default', id });
+    expect(row).toMatchObject({ currency: normalized.currency, reason: 'Damagedgoods' });
+    expect(tracked.refund.reason).toBe('Damagedgoods');
+
+    // A status word we do not know, far longer than any column we had for it.
+    const word = `settlement_${'x'.repeat(300)}`;
+    em.emulator.setStatus('tazapay', id, word);
+    const synced = await hub.refresh('tazapay', id);
+    expect(synced.refund).toMatchObject({ status: 'unknown', providerStatus: word });
+    expect(synced.events.map((e) => e.type)).toEqual(['refund.unknown_status']);
+    expect((await getHistory(hub.db, { provider: 'tazapay', account: 'default', id })).at(-1)!.providerStatus).toBe(word);
+  });
+
+  it('keeps a notification whose event id and type are far longer than the old columns', async () => {
+    const native = em.emulator.createRefund('tazapay', { status: 'processing' });
+    const id = String(native.id);
+    const eventId = `evt_${'a'.repeat(1000)}`;
+    const eventType = `refund.${'b'.repeat(500)}`;
+    const createdAt = new Date().toISOString();
+    const body = JSON.stringify({ type: eventType, id: eventId, object: 'event', created_at: createdAt, data: { ...native, status: 'processing' } });
+    const secret = em.config().accounts.get('tazapay')!.get('default')!.webhookSecret as string;
+    const signature = hmacSha256Base64(secret, eventId, body, createdAt);
+    const r = await hub.ingest({ provider: 'tazapay', rawBody: Buffer.from(body), headers: { 'content-type': 'application/json', signature } });
+    expect(r.status).toBeGreaterThanOrEqual(200);
+    expect(r.status).toBeLessThan(300);
+    await hub.drain();
+    const stored = await hub.db.selectFrom('notifications').select(['event_id', 'event_type']).where('refund_id', '=', id).execute();
+    expect(stored).toHaveLength(1);
+    // Kept whole, or cut to a bound the code owns: the same on both stores.
+    expect(eventId.startsWith(stored[0]!.event_id!)).toBe(true);
+    expect(stored[0]!.event_id!.length).toBeGreaterThanOrEqual(255);
+    expect(eventType.startsWith(stored[0]!.event_type!)).toBe(true);
+  });
+
+  it('a write the store refuses during a poll is recorded on the refund (store_error) and waits for its schedule, not the lease', async () => {
+    const native = em.emulator.createRefund('tazapay', { status: 'requested' });
+    const id = String(native.id);
+    const key = { provider: 'tazapay' as const, account: 'default', id };
+    await hub.track('tazapay', id);
+    // The store itself refuses the next provider word, as a real constraint would.
+    if (backend.name === 'postgres') {
+      await sql`ALTER TABLE refunds ADD CONSTRAINT h6_refuse CHECK (provider_status <> 'initiated') NOT VALID`.execute(hub.db);
+    } else {
+      await sql`CREATE TRIGGER h6_refuse BEFORE UPDATE OF provider_status ON refunds WHEN NEW.provider_status = 'initiated' BEGIN SELECT RAISE(ABORT, 'h6_refuse'); END`.execute(hub.db);
+    }
+    try {
+      em.emulator.setStatus('tazapay', id, 'initiated');
+      // Only this refund is due.
+      await hub.db.updateTable('refunds').set({ next_check_at: null }).execute();
+      await hub.db.updateTable('refunds').set({ next_check_at: Date.now() - 1000 }).where('refund_id', '=', id).execute();
+      expect(await hub.poller.tick()).toBe(1);
+      const row = await getRefundRow(hub.db, key);
+      expect(row).toMatchObject({ status: 'pending', provider_status: 'requested', error_count: 1, last_error_code: 'store_error' });
+      expect(row!.last_error_message).toMatch(/h6_refuse/);
+      // The schedule's next step (5 min, jittered), well before the one-hour lease.
+      expect(Number(row!.next_check_at) - Date.now()).toBeLessThan(10 * 60_000);
+      expect((await hub.get('tazapay', id)).tracking.lastError).toMatchObject({ code: 'store_error' });
+    } finally {
+      if (backend.name === 'postgres') await sql`ALTER TABLE refunds DROP CONSTRAINT h6_refuse`.execute(hub.db);
+      else await sql`DROP TRIGGER h6_refuse`.execute(hub.db);
+    }
+    const ok = await hub.refresh('tazapay', id);
+    expect(ok.refund).toMatchObject({ providerStatus: 'initiated', tracking: { lastError: null } });
   });
 });
