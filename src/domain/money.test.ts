@@ -10,6 +10,9 @@ import {
   moneyFromDecimal,
   moneyFromMinor,
   NO_MONEY,
+  isoCurrency,
+  readDecimalMoney,
+  readMinorMoney,
   rescaleMinor,
 } from './money.js';
 
@@ -202,11 +205,13 @@ describe('moneyFromMinor', () => {
     expect(moneyFromMinor(-250, ' eur ')).toEqual({ amount: -250, currency: 'EUR', amountDecimal: '-2.50' });
   });
 
-  it('keeps the integer but no decimal for an unknown or missing currency', () => {
-    expect(moneyFromMinor(1050, 'XYZ')).toEqual({ amount: 1050, currency: 'XYZ', amountDecimal: null });
-    expect(moneyFromMinor(1050, null)).toEqual({ amount: 1050, currency: null, amountDecimal: null });
-    expect(moneyFromMinor(1050, '  ')).toEqual({ amount: 1050, currency: null, amountDecimal: null });
-    expect(moneyFromMinor(1050, 978)).toEqual({ amount: 1050, currency: null, amountDecimal: null });
+  it('gives no money for an unknown or missing currency: minor units of nothing mean nothing', () => {
+    expect(moneyFromMinor(1050, 'XYZ')).toEqual(NO_MONEY);
+    expect(moneyFromMinor(1050, 'IUP')).toEqual(NO_MONEY);
+    expect(moneyFromMinor(1050, 'velit ea dolore')).toEqual(NO_MONEY);
+    expect(moneyFromMinor(1050, null)).toEqual(NO_MONEY);
+    expect(moneyFromMinor(1050, '  ')).toEqual(NO_MONEY);
+    expect(moneyFromMinor(1050, 978)).toEqual(NO_MONEY);
   });
 
   it('drops amounts that are not safe integers, keeping the currency', () => {
@@ -260,5 +265,58 @@ describe('moneyFromDecimal', () => {
     expect(moneyFromDecimal('', 'AED')).toEqual({ amount: null, currency: 'AED', amountDecimal: null });
     expect(moneyFromDecimal({ value: 1 }, 'AED')).toEqual({ amount: null, currency: 'AED', amountDecimal: null });
     expect(moneyFromDecimal(true, 'AED')).toEqual({ amount: null, currency: 'AED', amountDecimal: null });
+  });
+});
+
+describe('the ISO 4217 table is the list of active codes', () => {
+  it('holds every active List One code with a minor unit, and nothing else', () => {
+    // SIX List One (2025), minus the codes without a minor unit (XAU, XDR, XTS...): 166 codes.
+    expect(Object.keys(ISO_4217_EXPONENTS)).toHaveLength(166);
+    for (const code of ['AED', 'USD', 'EUR', 'JPY', 'KWD', 'CLF', 'UYW', 'XCG', 'ZWG', 'SLE', 'VED', 'MRU', 'STN']) expect(isoCurrency(code), code).toBe(code);
+    // Withdrawn, metal, testing, crypto and unassigned codes are not currencies we can report.
+    for (const code of ['HRK', 'SLL', 'CUC', 'ZWL', 'VEF', 'MRO', 'XAU', 'XTS', 'XXX', 'IUP', 'XYZ', 'BTC', 'USDC-ERC20']) expect(isoCurrency(code), code).toBeNull();
+  });
+
+  it('isoCurrency: a trimmed, upper-cased three-letter active code, or null', () => {
+    expect(isoCurrency(' aed ')).toBe('AED');
+    expect(isoCurrency('velit ea dolore')).toBeNull();
+    expect(isoCurrency('EURO')).toBeNull();
+    expect(isoCurrency('constructor')).toBeNull();
+    expect(isoCurrency('__proto__')).toBeNull();
+    expect(isoCurrency(978)).toBeNull();
+    expect(currencyExponent('CONSTRUCTOR')).toBeUndefined();
+  });
+});
+
+describe('readMinorMoney: a refund amount in minor units, or null with the reason', () => {
+  it('reports what it could not read instead of throwing', () => {
+    expect(readMinorMoney(1050, 'aed')).toEqual({ amount: 1050, currency: 'AED', amountDecimal: '10.50', issue: null, message: null });
+    expect(readMinorMoney(1050, 'IUP')).toMatchObject({ ...NO_MONEY, issue: 'unknown_currency' });
+    expect(readMinorMoney(1050, 'velit ea dolore')).toMatchObject({ ...NO_MONEY, issue: 'unknown_currency' });
+    expect(readMinorMoney(-1, 'EUR')).toMatchObject({ amount: null, currency: 'EUR', amountDecimal: null, issue: 'negative' });
+    expect(readMinorMoney(10.5, 'EUR')).toMatchObject({ amount: null, currency: 'EUR', issue: 'not_minor_units' });
+    expect(readMinorMoney(1e37, 'EUR')).toMatchObject({ amount: null, currency: 'EUR', issue: 'too_large' });
+    expect(readMinorMoney(1e37, 'EUR').message).toMatch(/too large to be a real refund/);
+    expect(readMinorMoney(100_000_000, 'EUR', { max: 99_999_999 })).toMatchObject({ amount: null, issue: 'too_large' });
+    expect(readMinorMoney(99_999_999, 'EUR', { max: 99_999_999 })).toMatchObject({ amount: 99_999_999, issue: null });
+    expect(readMinorMoney(null, 'EUR')).toMatchObject({ amount: null, currency: 'EUR', issue: null });
+  });
+});
+
+describe('readDecimalMoney: a major-unit refund amount, or null with the reason', () => {
+  it('refuses to round and names absurd sizes for what they are', () => {
+    expect(readDecimalMoney(15990, 'CLP')).toMatchObject({ amount: 15990, currency: 'CLP', amountDecimal: '15990', issue: null });
+    expect(readDecimalMoney(15990.5, 'CLP')).toMatchObject({ amount: null, currency: 'CLP', amountDecimal: null, issue: 'not_representable' });
+    const huge = readDecimalMoney(1e37, 'MXN');
+    expect(huge).toMatchObject({ amount: null, currency: 'MXN', issue: 'too_large' });
+    expect(huge.message).toMatch(/too large to be a real refund/);
+    expect(huge.message).not.toMatch(/decimals/);
+    expect(readDecimalMoney('12.5', 'USDC-ERC20')).toMatchObject({ amount: null, currency: null, amountDecimal: '12.5', issue: 'unknown_currency' });
+    expect(readDecimalMoney('-3.50', 'EUR')).toMatchObject({ amount: null, issue: 'negative' });
+    expect(readDecimalMoney('12.5', null)).toMatchObject({ amount: null, currency: null, amountDecimal: '12.5', issue: null });
+  });
+
+  it('moneyFromDecimal says "too large", not "does not fit", for 1e37', () => {
+    expect(() => moneyFromDecimal(1e37, 'MXN')).toThrow(/too large to be a real refund/);
   });
 });

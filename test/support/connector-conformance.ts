@@ -7,6 +7,7 @@ import type { RawSettings } from '../../src/providers/types.js';
 import type { TransportOptions } from '../../src/transport/http.js';
 import { startEmulator, type RunningEmulator } from './emulator.js';
 import { rejectionOf } from './errors.js';
+import { startRewritingProxy } from './rewriting-proxy.js';
 
 export interface RejectedCredentials {
   /** Settings overrides the emulator refuses. */
@@ -36,6 +37,10 @@ export interface ConnectorConformanceOptions {
   secrets: readonly string[];
   /** Settings overrides applied to every client of the suite. */
   overrides?: RawSettings;
+  /** Sets the refund id in a native 2xx body, as the provider would name it (OneKey's status body names none: it adds `refund_id`). */
+  withResponseId(body: unknown, id: string | number): unknown;
+  /** The same refund id as the provider may spell it back (a UUID in upper case, OneKey's integer as a number). */
+  sameIdForms(id: string): Array<string | number>;
 }
 
 /** Registers the transport and fault scenarios every connector must pass against the real emulator. */
@@ -164,6 +169,25 @@ export function describeConnectorConformance(provider: ProviderId, options: Conn
       expect(e.message).toMatch(/timed out/);
       expect(performance.now() - started).toBeLessThan(2000);
       expect(requests()).toHaveLength(3);
+    });
+
+    it('rejects a response about another refund with invalid_response, and accepts the provider\'s other spellings of the same id', async () => {
+      const id = create();
+      const proxy = await startRewritingProxy(em.url);
+      try {
+        const baseUrl = proxy.base(em.emulator.baseUrl(provider));
+        proxy.rewrite((body) => options.withResponseId(body, options.unknownId));
+        const e = await failure(client({ baseUrl }).getRefund(provider, id), 'invalid_response');
+        expect(e.message).toBe(`${provider}: response is for a different refund id than requested`);
+        for (const same of options.sameIdForms(id)) {
+          proxy.rewrite((body) => options.withResponseId(body, same));
+          const r = await client({ baseUrl }).getRefund(provider, id);
+          // The refund is reported under the id as asked for, whatever spelling came back.
+          expect(r.id, String(same)).toBe(id);
+        }
+      } finally {
+        await proxy.close();
+      }
     });
 
     it.each(options.malformedIds.map((id) => [id]))('rejects the malformed id %j before any request', async (bad) => {

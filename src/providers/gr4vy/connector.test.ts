@@ -60,6 +60,12 @@ describe('gr4vy connector against the emulator', () => {
     expect(r.failure).toEqual({ code: 'refund_declined', message: 'Refund declined by the issuer' });
   });
 
+  it('reports no failure on a succeeded refund that carries a raw_response_description (kept in raw)', async () => {
+    const id = create({ status: 'succeeded', raw_response_description: 'Approved with warnings', error_code: null });
+    const r = await client().getRefund('gr4vy', id);
+    expect(r).toMatchObject({ status: 'succeeded', failure: null, raw: { raw_response_description: 'Approved with warnings' } });
+  });
+
   it('finds an upper-case id', async () => {
     const id = create();
     expect((await client().getRefund('gr4vy', ` ${id.toUpperCase()} `)).id).toBe(id);
@@ -137,6 +143,8 @@ describe('gr4vy token reuse over HTTP', () => {
 });
 
 describeConnectorConformance('gr4vy', {
+  withResponseId: (body, id) => ({ ...(body as object), id }),
+  sameIdForms: (id) => [id, id.toUpperCase()],
   create: (em, fields = {}) => String(em.emulator.createRefund('gr4vy', fields).id),
   succeededFields: { status: 'succeeded' },
   malformedIds: ['not-a-uuid', '../transactions', '6a1d4e46-14ed-4fe1-a45f-eff4e025d21', ''],

@@ -107,8 +107,19 @@ describe('gr4vy normalization', () => {
     expect(normalize({ amount: 1000, currency: 'JPY' })).toMatchObject({ amount: 1000, amountDecimal: '1000' });
     expect(normalize({ amount: 100890, currency: 'KWD' })).toMatchObject({ amount: 100890, amountDecimal: '100.890' });
     expect(normalize({ amount: 0, currency: 'EUR' })).toMatchObject({ amount: 0, amountDecimal: '0.00' });
-    // A code we have no exponent for: the integer survives, its decimal rendering cannot be known.
-    expect(normalize({ amount: 500, currency: 'XTS' })).toMatchObject({ amount: 500, currency: 'XTS', amountDecimal: null });
+    // Well-formed but not an active ISO code (XTS is ISO's testing code, IUP is unassigned):
+    // minor units of an unknown exponent mean nothing, so no amount is reported.
+    expect(normalize({ amount: 500, currency: 'XTS' })).toMatchObject({ amount: null, currency: null, amountDecimal: null });
+    expect(normalize({ amount: 500, currency: 'IUP' })).toMatchObject({ amount: null, currency: null, amountDecimal: null });
+  });
+
+  it('keeps the status when the amount breaks the seed (negative, above 99999999, unknown currency), warning once per kind', () => {
+    const logger = recordingLogger();
+    for (const over of [{ amount: -5 }, { amount: 100_000_000 }, { currency: 'IUP' }, { currency: 'QQQ' }]) {
+      expect(normalize({ ...over, status: 'succeeded' }, logger)).toMatchObject({ status: 'succeeded', amount: null, amountDecimal: null });
+    }
+    // Without the connector's warner each call logs; the kinds are what matter here.
+    expect(logger.warnings.map((l) => (l.obj as { kind: string }).kind)).toEqual(['money.negative', 'money.too_large', 'money.unknown_currency', 'money.unknown_currency']);
   });
 
   it('never drifts converting minor units (property)', () => {

@@ -157,6 +157,8 @@ describe('OnekeyConnector against the emulator', () => {
 });
 
 describeConnectorConformance('onekey', {
+  withResponseId: (body, id) => ({ ...(body as object), refund_id: id }),
+  sameIdForms: (id) => [id, Number(id)],
   create: (em, fields = {}) => String(em.emulator.createRefund('onekey', fields).refund_id),
   succeededFields: { status: 'COMPLETED', amount: 1 },
   malformedIds: ['abc', '0', '-1', '1.5', '12a', '../refunds/1', '', ' ', '1e5', '0123'],

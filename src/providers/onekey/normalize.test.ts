@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { minorToDecimal } from '../../domain/money.js';
 import { RefundHubError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { parseWire } from '../shared.js';
+import { createWarnOnce, parseWire } from '../shared.js';
 import { onekeyConfig } from './config.js';
 import { normalizeOnekeyRefund } from './normalize.js';
 import { mapOnekeyStatus, ONEKEY_STATUS_TABLE } from './status.js';
@@ -128,16 +128,24 @@ describe('onekey money (major-unit decimals, no currency in the response)', () =
     expect(fromJson('{"status":"PENDING","amount":null}')).toMatchObject({ amount: null, currency: null, amountDecimal: null });
   });
 
-  it('refuses to round an amount that does not fit the currency', () => {
-    for (const [amount, currency] of [['4.35', 'CLP'], ['505.955', 'MXN'], ['1.0005', 'KWD']] as const) {
-      try {
-        fromJson(`{"status":"COMPLETED","amount":${amount}}`, currency);
-        expect.unreachable(`${amount} ${currency}`);
-      } catch (e) {
-        expect((e as RefundHubError).code).toBe('invalid_response');
-        expect((e as RefundHubError).message).toMatch(/^onekey: /);
-      }
+  it('keeps the status but leaves an amount the currency cannot represent null, warning once, never rounding', () => {
+    const logger = recordingLogger();
+    const warn = createWarnOnce('onekey', logger);
+    for (const [amount, currency] of [['15990.5', 'CLP'], ['4.35', 'CLP'], ['505.955', 'MXN'], ['1.0005', 'KWD']] as const) {
+      const wire = parseWire('onekey', OnekeyRefundWire, JSON.parse(`{"status":"COMPLETED","amount":${amount}}`));
+      const r = normalizeOnekeyRefund(wire, { account: 'default', settings: { currency }, logger, refundId: '80000001', warn });
+      expect(r, `${amount} ${currency}`).toMatchObject({ status: 'succeeded', providerStatus: 'COMPLETED', amount: null, amountDecimal: null, currency });
     }
+    expect(logger.warnings).toHaveLength(1);
+    expect(logger.warnings[0]!.msg).toMatch(/^onekey: refund 80000001: amount 15990.5 does not fit CLP's 0 decimals/);
+  });
+
+  it('reports an amount too large to be real as such, not as a decimals problem', () => {
+    const logger = recordingLogger();
+    const r = fromJson('{"status":"COMPLETED","amount":1e37}', 'MXN', logger);
+    expect(r).toMatchObject({ status: 'succeeded', amount: null, amountDecimal: null, currency: 'MXN' });
+    expect(logger.warnings.map((l) => l.msg)).toEqual([expect.stringMatching(/too large to be a real refund/)]);
+    expect(logger.warnings[0]!.msg).not.toMatch(/decimals/);
   });
 
   const currencies = [

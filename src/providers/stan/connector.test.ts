@@ -7,6 +7,7 @@ import { silentLogger } from '../../logger.js';
 import type { RawSettings } from '../types.js';
 import { classifyStanError } from './connector.js';
 import { rejectionOf } from '../../../test/support/errors.js';
+import { recordingLogger } from '../../../test/support/logger.js';
 import { describeConnectorConformance } from '../../../test/support/connector-conformance.js';
 
 let em: RunningEmulator;
@@ -81,6 +82,18 @@ describe('StanConnector against the emulator', () => {
     expect(r.providerStatus).toBe('payment_success');
   });
 
+  it('accepts a negative amount (the seed\'s int32 has no minimum): status kept, amount null, one warning per connector', async () => {
+    const logger = recordingLogger();
+    const c = createRefundClient({ config: em.config(), logger, transport: { baseDelayMs: 1 } });
+    clients.push(c);
+    const ids = [0, 1].map(() => String(em.emulator.createRefund('stan', { status: 'payment_success' }).refund_id));
+    for (const id of ids) em.emulator.getRefund('stan', id)!.amount = -2490;
+    for (const id of ids) {
+      expect(await c.getRefund('stan', id)).toMatchObject({ id, status: 'succeeded', amount: null, amountDecimal: null, currency: 'EUR', raw: { amount: -2490 } });
+    }
+    expect(logger.warnings.filter((l) => (l.obj as { kind?: string }).kind === 'money.negative')).toHaveLength(1);
+  });
+
   it('maps a response that breaks the schema to invalid_response', async () => {
     const stored = em.emulator.createRefund('stan', {});
     // Stored directly as Stan might (wrongly) send it: a float amount.
@@ -110,6 +123,8 @@ describe('classifyStanError', () => {
 });
 
 describeConnectorConformance('stan', {
+  withResponseId: (body, id) => ({ ...(body as object), refund_id: id }),
+  sameIdForms: (id) => [id, id.toUpperCase()],
   create: (em, fields = {}) => String(em.emulator.createRefund('stan', fields).refund_id),
   succeededFields: { status: 'payment_success' },
   malformedIds: ['not-a-uuid', '', '../../v1/refunds', '3fa85f64-5717-4562-b3fc-2c963f66afa', '3fa85f64571745629b3fc2c963f66afa6', '3fa85f64-5717-4562-b3fc-2c963f66afa6/x'],

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import { RefundHubError } from '../../errors.js';
-import { parseWire } from '../shared.js';
+import { createWarnOnce, parseWire } from '../shared.js';
 import { stanConfig, STAN_DEFAULT_BASE_URL } from './config.js';
 import { normalizeStanRefund } from './normalize.js';
 import { mapStanStatus, STAN_STATUS_TABLE } from './status.js';
@@ -23,6 +23,27 @@ const base = {
 function normalize(wire: unknown, currency = 'EUR', logger: Logger = silentLogger) {
   return normalizeStanRefund(parseWire('stan', StanRefundWire, wire), { account: 'default', settings: { currency }, logger });
 }
+
+describe('stan amounts the seed allows', () => {
+  it('accepts a negative int32 amount: the fetch succeeds, the amount is left null with one warning', () => {
+    const logger = recordingLogger();
+    const warn = createWarnOnce('stan', logger);
+    for (const amount of [-1, -2_147_483_648]) {
+      const wire = parseWire('stan', StanRefundWire, { ...base, amount });
+      const r = normalizeStanRefund(wire, { account: 'default', settings: { currency: 'EUR' }, logger, warn });
+      expect(r).toMatchObject({ status: 'succeeded', amount: null, currency: 'EUR', amountDecimal: null });
+      expect(r.raw).toMatchObject({ amount });
+    }
+    expect(logger.warnings).toHaveLength(1);
+    expect(logger.warnings[0]!.obj).toMatchObject({ provider: 'stan', kind: 'money.negative' });
+    expect(logger.warnings[0]!.msg).toMatch(/amount -1 is negative/);
+  });
+
+  it('leaves an amount beyond int32 null', () => {
+    expect(normalize({ ...base, amount: 2 ** 31 })).toMatchObject({ amount: null, currency: 'EUR' });
+    expect(normalize({ ...base, amount: 2 ** 31 - 1 })).toMatchObject({ amount: 2 ** 31 - 1, amountDecimal: '21474836.47' });
+  });
+});
 
 describe('stan status table', () => {
   const expected = {
@@ -129,7 +150,6 @@ describe('stan normalization', () => {
     const bad: unknown[] = [
       { ...base, amount: 10.5 },
       { ...base, amount: '1050' },
-      { ...base, amount: -1 },
       { ...base, status: 3 },
       { ...base, refund_id: undefined },
       { ...base, status: undefined },

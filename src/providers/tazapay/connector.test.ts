@@ -106,6 +106,8 @@ describe('tazapay connector against the emulator', () => {
 });
 
 describeConnectorConformance('tazapay', {
+  withResponseId: (body, id) => ({ ...(body as { data: object }), data: { ...(body as { data: object }).data, id } }),
+  sameIdForms: (id) => [id],
   create: (em, fields = {}) => String(em.emulator.createRefund('tazapay', fields).id),
   succeededFields: { status: 'succeeded' },
   malformedIds: ['rfd/../admin', 'rfd abc', '', '..', 'rfd%2F'],

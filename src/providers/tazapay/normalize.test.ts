@@ -108,8 +108,16 @@ describe('tazapay money: two implied decimals whatever the currency', () => {
   it('keeps the decimal value as given for an unknown currency, with a warning', () => {
     const logger = recordingLogger();
     const r = normalize({ amount: 12345, currency: 'xyz' }, logger);
-    expect(r).toMatchObject({ amount: null, currency: 'XYZ', amountDecimal: '123.45' });
+    expect(r).toMatchObject({ amount: null, currency: null, amountDecimal: '123.45' });
     expect(logger.lines.some((l) => l.level === 'warn')).toBe(true);
+  });
+
+  it('never turns a non-ISO currency into a code: garbage and crypto codes give currency null, raw kept', () => {
+    for (const currency of ['velit ea dolore', 'USDC-ERC20', 'IUP']) {
+      const r = normalize({ amount: 12345, currency });
+      expect(r, currency).toMatchObject({ amount: null, currency: null, amountDecimal: '123.45' });
+      expect((r.raw as { currency: string }).currency).toBe(currency);
+    }
   });
 
   it('handles missing amount or currency', () => {
@@ -137,7 +145,7 @@ describe('tazapay money: two implied decimals whatever the currency', () => {
   });
 
   it('never drifts on three-decimal currencies: KWD gains exactly one trailing zero', () => {
-    expect(tazapayMoney(decimalToMinor('8.29', 2)!, 'KWD')).toEqual({ amount: 8290, currency: 'KWD', amountDecimal: '8.290' });
+    expect(tazapayMoney(decimalToMinor('8.29', 2)!, 'KWD')).toMatchObject({ amount: 8290, currency: 'KWD', amountDecimal: '8.290', issue: null });
     fc.assert(
       fc.property(decimalText, fc.constantFrom('KWD', 'BHD', 'OMR', 'JOD'), (text, currency) => {
         const m = tazapayMoney(decimalToMinor(text, 2)!, currency);

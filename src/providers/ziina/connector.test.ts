@@ -51,6 +51,12 @@ describe('ziina connector against the emulator', () => {
     });
   });
 
+  it('reports no failure on a completed refund that carries an error object (kept in raw)', async () => {
+    const done = em.emulator.createRefund('ziina', { status: 'completed', amount: 829, error: { message: 'late settlement', code: '409' } });
+    const r = await client().getRefund('ziina', String(done.id));
+    expect(r).toMatchObject({ status: 'succeeded', failure: null, raw: { error: { message: 'late settlement', code: '409' } } });
+  });
+
   it('maps completed and failed (with its error) from the live emulator', async () => {
     const c = client();
     const done = em.emulator.createRefund('ziina', { status: 'completed', amount: 829 });
@@ -102,6 +108,8 @@ describe('ziina connector against the emulator', () => {
 });
 
 describeConnectorConformance('ziina', {
+  withResponseId: (body, id) => ({ ...(body as object), id }),
+  sameIdForms: (id) => [id],
   create: (em, fields = {}) => String(em.emulator.createRefund('ziina', fields).id),
   succeededFields: { status: 'completed' },
   malformedIds: ['', '  ', '../admin', 'a/b', 'has space', '..', 'x'.repeat(300)],

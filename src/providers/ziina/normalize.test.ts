@@ -86,9 +86,14 @@ describe('ziina normalization', () => {
     expect(norm(wire({ amount: 5, currency_code: 'USD' })).amountDecimal).toBe('0.05');
   });
 
-  it('keeps the integer but no decimal for an unknown currency', () => {
-    const r = norm(wire({ amount: 1050, currency_code: 'XYZ' }));
-    expect(r).toMatchObject({ amount: 1050, currency: 'XYZ', amountDecimal: null });
+  it('reports no currency and no amount for a currency that is not an ISO code, warning; raw keeps it', () => {
+    for (const code of ['XYZ', 'velit ea dolore']) {
+      const logger = recordingLogger();
+      const r = norm(wire({ amount: 1050, currency_code: code }), logger);
+      expect(r, code).toMatchObject({ amount: null, currency: null, amountDecimal: null, status: 'pending' });
+      expect((r.raw as { currency_code: string }).currency_code).toBe(code);
+      expect(logger.warnings.map((l) => (l.obj as { kind: string }).kind)).toEqual(['money.unknown_currency']);
+    }
   });
 
   it('leaves a fractional minor amount null and warns instead of rounding money', () => {
