@@ -1,10 +1,11 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { RefundHubError } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import { buildApp, listen, type BuildAppOptions } from '../../server/app.js';
 import { createRefundHub, type CreateRefundHubOptions, type RefundHub } from '../../service.js';
 import { guard, printLine } from '../output.js';
+import { listenError } from '../ports.js';
 
 export interface RunningServer {
   hub: RefundHub;
@@ -31,6 +32,8 @@ export interface StartServerOptions {
    * REFUNDHUB_WEBHOOK_ALLOW_PRIVATE=true; the demo passes true (its receivers are on 127.0.0.1).
    */
   allowPrivateWebhookUrls?: boolean;
+  /** How to choose another port, for the error when this one cannot be used. */
+  portHint?: string;
   /** Other API options (rate limit of the notification routes...). */
   app?: Omit<BuildAppOptions, 'logLevel' | 'allowPrivateWebhookUrls'>;
 }
@@ -48,8 +51,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   } catch (e) {
     await app.close().catch(() => {});
     await hub.stop();
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new RefundHubError('invalid_input', `cannot listen on ${options.host}:${options.port}: ${code ?? (e as Error).message}`);
+    throw listenError(e, options.host, options.port, options.portHint ?? '--port <port> or REFUNDHUB_PORT');
   }
   hub.start();
   let closing: Promise<void> | undefined;
@@ -84,7 +86,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('Run the HTTP API, the poller and the webhook deliverer in one process (database: $REFUNDHUB_DATABASE_URL)')
-    .option('--port <port>', 'port to listen on', '8080')
+    .addOption(new Option('--port <port>', 'port to listen on').env('REFUNDHUB_PORT').default('8080'))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .action(async (opts: { port: string; host: string }) => {
       await guard(async () => {
