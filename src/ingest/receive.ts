@@ -5,6 +5,7 @@ import { isRefundHubError, RefundHubError, toRefundHubError } from '../errors.js
 import { getProvider } from '../providers/registry.js';
 import type { ParsedNotification, ProviderModule } from '../providers/types.js';
 import { getRefundRow, refundKeyString, rescheduleCheck, type RefundKey } from '../store/refunds.js';
+import { boundedText, MAX_EVENT_ID_CHARS, MAX_EVENT_TYPE_CHARS } from '../store/text.js';
 import { syncRefund, type SyncDeps, type SyncSource } from '../sync/sync-refund.js';
 import { withWriteTransaction } from '../sync/write-tx.js';
 
@@ -117,6 +118,9 @@ export async function receiveNotification(deps: IngestDeps, input: NotificationR
     return { status, body: errorBody(code, err.message) };
   }
 
+  // The provider's event id and type are unbounded and may hold NULs; the notifications index
+  // (and PostgreSQL's text) need the same bound on both stores (src/store/text.ts).
+  parsed = { ...parsed, eventId: boundedText(parsed.eventId, MAX_EVENT_ID_CHARS), eventType: boundedText(parsed.eventType, MAX_EVENT_TYPE_CHARS) };
   const key = { provider, account, id: refundId };
   const signed = module.notifications.signed;
   // Only a signed body can be believed about the status it claims; an unsigned one (Stan, OneKey)
