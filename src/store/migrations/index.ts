@@ -4,6 +4,7 @@ import * as m001 from './001-refunds.js';
 import * as m002 from './002-webhooks.js';
 import * as m003 from './003-api-keys.js';
 import * as m004 from './004-provider-text.js';
+import * as m006 from './006-provider-pauses.js';
 
 /**
  * Versioned migrations, applied in order on start. Written with Kysely's schema builder so the
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-webhooks': m002,
   '003-api-keys': m003,
   '004-provider-text': m004,
+  '006-provider-pauses': m006,
 };
 
 class StaticProvider implements MigrationProvider {
