@@ -1,9 +1,11 @@
 import type { Refund, RefundStatus } from './refund.js';
 
 /**
- * Outgoing event types. Each observed change produces exactly one event whose type is the most
- * specific that applies; `refund.updated` covers every other change (e.g. pending -> requires_action
- * is `refund.requires_action`, the first observation of a pending refund is `refund.updated`).
+ * Outgoing event types. Each change recorded in the history produces exactly one event whose type
+ * is the most specific that applies; `refund.updated` covers every other change (e.g. pending ->
+ * requires_action is `refund.requires_action`, the first observation of a pending refund and a new
+ * provider word for the same status are `refund.updated`). The one recorded observation without an
+ * event is a stale read of a final refund (see `decideTransition`).
  * An endpoint subscribed to `refund.updated` receives every refund event (every event is an update);
  * `*` also means all.
  */
