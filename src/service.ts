@@ -9,6 +9,7 @@ import type { ProviderId, RefundStatus } from './domain/refund.js';
 import { PROVIDER_IDS } from './domain/refund.js';
 import { RefundHubError } from './errors.js';
 import { createBackgroundTracker, receiveNotification, recoverPendingNotifications, type IngestDeps } from './ingest/receive.js';
+import { PURGE_INTERVAL_MS, purgeNotifications } from './ingest/retention.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -199,6 +200,16 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
   // start, then every 30 s.
   let recoveryTimer: NodeJS.Timeout | undefined;
   const recover = (): void => tracker.track(recoverPendingNotifications(ingestDeps));
+  // Notification retention: at start, then hourly, in bounded batches. Idempotent, so every node
+  // of a cluster may run it (deletes by id; a row two nodes both pick is deleted once).
+  let purgeTimer: NodeJS.Timeout | undefined;
+  const purge = (): void =>
+    tracker.track(
+      purgeNotifications(store.db, { now: clock.now(), retentionDays: config.notificationRetentionDays }).then(
+        (n) => n > 0 && logger.info({ deleted: n }, 'purged old notifications'),
+        (e: Error) => logger.warn({ err: e.message }, 'notification purge failed'),
+      ),
+    );
 
   const hub: RefundHub = {
     allowPrivateWebhookUrls,
@@ -221,11 +232,15 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
       recover();
       recoveryTimer = setInterval(recover, 30_000);
       recoveryTimer.unref();
+      purge();
+      purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
+      purgeTimer.unref();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       if (recoveryTimer) clearInterval(recoveryTimer);
+      if (purgeTimer) clearInterval(purgeTimer);
       await Promise.allSettled([poller.stop(), deliverer.stop()]);
       await drain();
       await client.close();

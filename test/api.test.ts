@@ -370,8 +370,8 @@ describe('bad input gets the right 4xx with {error:{code,message}}, never a 500'
     ['deliveries bad cursor', 400, 'invalid_input', () => call(`${h.url}/v1/webhook-endpoints/${endpointId}/deliveries?cursor=garbage`, { key: hooks })],
     ['redeliver malformed id', 400, 'invalid_input', () => call(`${h.url}/v1/events/${encodeURIComponent('nope!')}/redeliver`, { method: 'POST', key: hooks })],
     // notifications
-    ['notification unknown provider', 404, 'not_found', () => call(`${h.url}/v1/notifications/paypal`, { body: '{}', headers: { 'content-type': 'application/json' } })],
-    ['notification unknown account', 404, 'not_found', () => call(`${h.url}/v1/notifications/stan/acme`, { body: '{"refund_id":1}', headers: { 'content-type': 'application/json' } })],
+    ['notification unknown provider', 400, 'invalid_input', () => call(`${h.url}/v1/notifications/paypal`, { body: '{}', headers: { 'content-type': 'application/json' } })],
+    ['notification unknown account', 400, 'not_configured', () => call(`${h.url}/v1/notifications/stan/acme`, { body: '{"refund_id":1}', headers: { 'content-type': 'application/json' } })],
     ['ziina bad signature', 401, 'invalid_signature', () => call(`${h.url}/v1/notifications/ziina`, { body: JSON.stringify({ event: 'refund.status.updated', data: { id: validUuid } }), headers: { 'content-type': 'application/json', 'x-hmac-signature': 'ab'.repeat(32) } })],
     ['ziina no signature', 401, 'invalid_signature', () => call(`${h.url}/v1/notifications/ziina`, { body: '{}', headers: { 'content-type': 'application/json' } })],
     ['tazapay bad signature', 401, 'invalid_signature', () => call(`${h.url}/v1/notifications/tazapay`, { body: '{"id":"evt_1","type":"refund.succeeded","created_at":"2026-01-01T00:00:00Z","data":{"id":"rfd_1"}}', headers: { 'content-type': 'application/json', signature: 'AAAA' } })],

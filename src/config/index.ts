@@ -29,6 +29,11 @@ export interface LoadedConfig {
   /** Raw settings per provider and account name (unvalidated; validated when an account is used). */
   accounts: Map<ProviderId, Map<string, RawSettings>>;
   providers: Partial<Record<ProviderId, ProviderTrackingOptions>>;
+  /**
+   * Days inbound notifications are kept (never a `pending` one): REFUNDHUB_NOTIFICATION_RETENTION_DAYS,
+   * else the file's `notifications.retentionDays`, else 30.
+   */
+  notificationRetentionDays?: number;
   /** The config file read, if any. */
   file: string | undefined;
   env: Record<string, string | undefined>;
@@ -58,6 +63,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     accounts.set(id, new Map([[DEFAULT_ACCOUNT, raw]]));
   }
   const providers: LoadedConfig['providers'] = {};
+  let notificationRetentionDays: number | undefined;
 
   let file = options.file ?? env.REFUNDHUB_CONFIG;
   if (!file && existsSync('refundhub.config.json')) file = 'refundhub.config.json';
@@ -70,7 +76,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       throw new RefundHubError('not_configured', `config file ${file} ${why}`);
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new RefundHubError('not_configured', `config file ${file} must hold a JSON object`);
-    const { accounts: fileAccounts, providers: fileProviders } = parsed as { accounts?: unknown; providers?: unknown };
+    const { accounts: fileAccounts, providers: fileProviders, notifications: fileNotifications } = parsed as { accounts?: unknown; providers?: unknown; notifications?: unknown };
+    if (fileNotifications !== undefined) {
+      if (!fileNotifications || typeof fileNotifications !== 'object') throw new RefundHubError('not_configured', `config file ${file}: "notifications" must be an object`);
+      const days = (fileNotifications as { retentionDays?: unknown }).retentionDays;
+      if (days !== undefined) notificationRetentionDays = retentionDays(days, `config file ${file}: notifications.retentionDays`);
+    }
     if (fileAccounts !== undefined) {
       if (!fileAccounts || typeof fileAccounts !== 'object') throw new RefundHubError('not_configured', `config file ${file}: "accounts" must be an object`);
       for (const [provider, named] of Object.entries(fileAccounts)) {
@@ -94,7 +105,17 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       }
     }
   }
-  return { accounts, providers, file, env };
+  if (env.REFUNDHUB_NOTIFICATION_RETENTION_DAYS !== undefined && env.REFUNDHUB_NOTIFICATION_RETENTION_DAYS !== '') {
+    notificationRetentionDays = retentionDays(env.REFUNDHUB_NOTIFICATION_RETENTION_DAYS, 'REFUNDHUB_NOTIFICATION_RETENTION_DAYS', true);
+  }
+  return { accounts, providers, notificationRetentionDays, file, env };
+}
+
+/** A whole number of days, 1 to 3650 (a number in the file, digits in the environment). */
+function retentionDays(value: unknown, where: string, fromEnv = false): number {
+  const n = fromEnv && typeof value === 'string' && /^\d{1,4}$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 3650) throw new RefundHubError('not_configured', `${where} must be a whole number of days from 1 to 3650`);
+  return n;
 }
 
 /** Raw settings for one account; throws not_configured for an unknown account name. */

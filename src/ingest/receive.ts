@@ -1,9 +1,9 @@
 import type { LoadedConfig } from '../config/index.js';
 import { accountSettings, DEFAULT_ACCOUNT } from '../config/index.js';
-import { isProviderId, type ProviderId } from '../domain/refund.js';
+import { isProviderId, PROVIDER_IDS, type ProviderId } from '../domain/refund.js';
 import { isRefundHubError, RefundHubError, toRefundHubError } from '../errors.js';
 import { getProvider } from '../providers/registry.js';
-import type { ParsedNotification, ProviderModule } from '../providers/types.js';
+import { isIgnoredNotification, SIGNED_NOTIFICATION_LIMITS, type IgnoredNotification, type ParsedNotification, type ProviderModule } from '../providers/types.js';
 import { getRefundRow, refundKeyString, rescheduleCheck, type RefundKey } from '../store/refunds.js';
 import { boundedText, MAX_EVENT_ID_CHARS, MAX_EVENT_TYPE_CHARS } from '../store/text.js';
 import { syncRefund, type SyncDeps, type SyncSource } from '../sync/sync-refund.js';
@@ -84,31 +84,41 @@ function resolveSettings(module: ProviderModule<any>, raw: Record<string, unknow
 }
 
 /**
- * Handles one inbound provider notification: verify over the raw bytes, record it, answer 202,
- * then re-fetch the refund through the spine in the background. The body's status is never
- * trusted: a notification is only a hint of which refund to look at.
+ * Handles one inbound provider notification: verify over the raw bytes, record it, answer with the
+ * provider's `ackStatus`, then re-fetch the refund through the spine in the background. The body's
+ * status is never trusted: a notification is only a hint of which refund to look at. A verified
+ * (or, unsigned, well-formed) event that is not about a refund is answered the same 2xx with
+ * `ignored: true`: a 4xx would make the provider retry it for hours or days.
  */
 export async function receiveNotification(deps: IngestDeps, input: NotificationRequest): Promise<NotificationResponse> {
   const providerName = String(input.provider ?? '').toLowerCase();
-  if (!isProviderId(providerName)) return { status: 404, body: errorBody('not_found', `unknown provider "${String(input.provider).slice(0, 32)}"`) };
+  // Same rule as the refunds routes and the CLI: an unknown provider is bad input (400), not a missing resource.
+  if (!isProviderId(providerName)) return { status: 400, body: errorBody('invalid_input', `unknown provider "${String(input.provider).slice(0, 32)}" (expected one of: ${PROVIDER_IDS.join(', ')})`) };
   const provider: ProviderId = providerName;
   const account = input.account || DEFAULT_ACCOUNT;
   let raw: Record<string, unknown>;
   try {
     raw = accountSettings(deps.config, provider, account);
   } catch {
-    return { status: 404, body: errorBody('not_found', `${provider} has no account named "${account.slice(0, 64)}"`) };
+    // As on the refunds routes: an account that is not configured is not_configured (400).
+    return { status: 400, body: errorBody('not_configured', `${provider} has no account named "${account.slice(0, 64)}"`) };
   }
   const module = getProvider(provider);
+  const spec = module.notifications;
+  // The route refuses these before reading them; this guards every other caller.
+  if (input.rawBody.length > spec.maxBodyBytes) {
+    deps.metrics?.notifications.inc({ provider, outcome: 'payload_too_large' });
+    return { status: 413, body: errorBody('payload_too_large', `${provider} notifications are at most ${spec.maxBodyBytes} bytes`) };
+  }
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(input.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
   const now = deps.clock.now();
 
-  let parsed: ParsedNotification;
-  let refundId: string;
+  let parsed: ParsedNotification | IgnoredNotification;
+  let refundId = '';
   try {
-    parsed = module.notifications.parse({ rawBody: input.rawBody, headers, settings: resolveSettings(module, raw), now, toleranceSeconds: deps.toleranceSeconds });
-    refundId = module.validateId(parsed.refundId);
+    parsed = spec.parse({ rawBody: input.rawBody, headers, settings: resolveSettings(module, raw), now, toleranceSeconds: deps.toleranceSeconds });
+    if (!isIgnoredNotification(parsed)) refundId = module.validateId(parsed.refundId);
   } catch (e) {
     const err = isRefundHubError(e) ? e : toRefundHubError(e, provider);
     const status = err.code === 'invalid_signature' ? 401 : 400;
@@ -121,13 +131,15 @@ export async function receiveNotification(deps: IngestDeps, input: NotificationR
   // The provider's event id and type are unbounded and may hold NULs; the notifications index
   // (and PostgreSQL's text) need the same bound on both stores (src/store/text.ts).
   parsed = { ...parsed, eventId: boundedText(parsed.eventId, MAX_EVENT_ID_CHARS), eventType: boundedText(parsed.eventType, MAX_EVENT_TYPE_CHARS) };
+  if (isIgnoredNotification(parsed)) return ignore(deps, spec, { provider, account, now, rawBody: input.rawBody }, parsed);
+
   const key = { provider, account, id: refundId };
-  const signed = module.notifications.signed;
+  const signed = spec.signed;
   // Only a signed body can be believed about the status it claims; an unsigned one (Stan, OneKey)
   // is never de-duplicated on its content: anyone could replay it, and re-fetching is harmless.
   const claimed = signed ? claimedStatus(parsed) : null;
-  const { text: body, truncated } = capBody(input.rawBody);
-  if (truncated) deps.logger.warn({ provider, account, refundId, bytes: input.rawBody.length }, `notification body over ${MAX_STORED_BODY_BYTES} bytes: stored truncated`);
+  const { text: body, truncated } = capBody(input.rawBody, spec.storedBodyBytes);
+  if (truncated) deps.logger.warn({ provider, account, refundId, bytes: input.rawBody.length }, `notification body over ${spec.storedBodyBytes} bytes: stored truncated`);
 
   // One transaction: the notification row and, for a tracked refund, "check it now". Once we
   // answer 202 the provider will not resend, so the work must survive a crash right after: the
@@ -172,19 +184,56 @@ export async function receiveNotification(deps: IngestDeps, input: NotificationR
     return { notificationId: Number(inserted.id), duplicate };
   });
   deps.metrics?.notifications.inc({ provider, outcome: duplicate ? 'duplicate' : 'accepted' });
-  if (duplicate) return { status: 202, body: { received: true, duplicate: true } };
+  if (duplicate) return { status: spec.ackStatus, body: { received: true, duplicate: true } };
 
   deps.background(refetch(deps, [notificationId], key, now));
-  return { status: 202, body: { received: true, duplicate: false } };
+  return { status: spec.ackStatus, body: { received: true, duplicate: false } };
 }
 
-/** Stored notification bodies are capped (the HTTP body limit is larger); the rest is dropped, with a note. */
-export const MAX_STORED_BODY_BYTES = 64 * 1024;
+/** An ignored notification keeps this much of its body: enough to see what the provider sent. */
+export const IGNORED_STORED_BODY_BYTES = 2 * 1024;
 
-function capBody(raw: Buffer): { text: string; truncated: boolean } {
-  if (raw.length <= MAX_STORED_BODY_BYTES) return { text: raw.toString('utf8'), truncated: false };
+/**
+ * Answers a notification that is not about a refund. A signed one is recorded (outcome `ignored`,
+ * no refund id, a 2 KiB excerpt, purged with the rest by retention): it shows the operator what
+ * the provider sends to the one URL. An unsigned one is not: anyone can send it, so it costs a
+ * log line and a metric, never a row.
+ */
+async function ignore(
+  deps: IngestDeps,
+  spec: ProviderModule['notifications'],
+  n: { provider: ProviderId; account: string; now: number; rawBody: Buffer },
+  parsed: IgnoredNotification,
+): Promise<NotificationResponse> {
+  if (spec.signed) {
+    await deps.store.db
+      .insertInto('notifications')
+      .values({
+        provider: n.provider,
+        account: n.account,
+        refund_id: '',
+        event_id: parsed.eventId,
+        event_type: parsed.eventType,
+        received_at: n.now,
+        body: capBody(n.rawBody, IGNORED_STORED_BODY_BYTES).text,
+        outcome: 'ignored',
+        processed_at: n.now,
+        error: null,
+      })
+      .execute();
+  }
+  deps.metrics?.notifications.inc({ provider: n.provider, outcome: 'ignored' });
+  deps.logger.info({ provider: n.provider, account: n.account, eventType: parsed.eventType }, `notification ignored: ${parsed.reason}`);
+  return { status: spec.ackStatus, body: { received: true, ignored: true, reason: parsed.reason } };
+}
+
+/** Stored bodies of signed notifications are capped (the route's body limit is larger); the rest is dropped, with a note. */
+export const MAX_STORED_BODY_BYTES = SIGNED_NOTIFICATION_LIMITS.storedBodyBytes;
+
+function capBody(raw: Buffer, max: number): { text: string; truncated: boolean } {
+  if (raw.length <= max) return { text: raw.toString('utf8'), truncated: false };
   const note = `\n[truncated by RefundHub: ${raw.length} bytes received, only the first bytes are kept]`;
-  const keep = MAX_STORED_BODY_BYTES - Buffer.byteLength(note, 'utf8');
+  const keep = max - Buffer.byteLength(note, 'utf8');
   // A multi-byte character cut in half decodes as U+FFFD: drop it.
   const head = raw.subarray(0, keep).toString('utf8').replace(/\uFFFD+$/, '');
   return { text: head + note, truncated: true };

@@ -81,16 +81,52 @@ export interface NotificationInput<S> {
   toleranceSeconds?: number;
 }
 
+/**
+ * A verified (or, for unsigned providers, well-formed) notification that is not about a refund,
+ * e.g. Ziina `payment_intent.status.updated`: answered with a 2xx so the provider stops retrying.
+ */
+export interface IgnoredNotification {
+  ignored: true;
+  /** Why, for the answer and the log; never echoes more than a bounded event name. */
+  reason: string;
+  eventId: string | null;
+  eventType: string | null;
+}
+
+/** True for a notification that is not about a refund. */
+export function isIgnoredNotification(n: ParsedNotification | IgnoredNotification): n is IgnoredNotification {
+  return (n as IgnoredNotification).ignored === true;
+}
+
 export interface NotificationSpec<S> {
   /** False for providers whose notifications carry no signature (Stan, OneKey). */
   signed: boolean;
   /**
-   * Verifies the signature over the raw bytes (constant-time) and extracts the refund id.
-   * Throws RefundHubError 'invalid_signature' for a bad or missing signature (or stale timestamp),
-   * 'invalid_input' for a body that is not a refund notification.
+   * The status we answer an accepted (or ignored) notification with: what the provider counts as
+   * delivered. OneKey retries anything but exactly 200; the page each value comes from is cited
+   * beside it.
    */
-  parse(input: NotificationInput<S>): ParsedNotification;
+  ackStatus: 200 | 202;
+  /**
+   * Largest body accepted on the route (413 beyond it, before it is read whole): tiny for unsigned
+   * providers whose documented body is a refund id, larger for signed ones that carry the refund.
+   */
+  maxBodyBytes: number;
+  /** Most bytes of the body kept in the notifications table (a capped excerpt; the rest is dropped with a note). */
+  storedBodyBytes: number;
+  /**
+   * Verifies the signature over the raw bytes (constant-time) first, then parses the body.
+   * Returns the refund to re-fetch, or an `IgnoredNotification` for a well-formed event that is
+   * not about a refund. Throws RefundHubError 'invalid_signature' for a bad or missing signature
+   * (or stale timestamp), 'invalid_input' for a body that is not the provider's notification.
+   */
+  parse(input: NotificationInput<S>): ParsedNotification | IgnoredNotification;
 }
+
+/** Body limits shared by the providers: signed bodies carry the whole refund object. */
+export const SIGNED_NOTIFICATION_LIMITS = { maxBodyBytes: 256 * 1024, storedBodyBytes: 64 * 1024 } as const;
+/** Unsigned bodies are a refund id and a few fields: anything bigger is not a notification. */
+export const UNSIGNED_NOTIFICATION_LIMITS = { maxBodyBytes: 2 * 1024, storedBodyBytes: 2 * 1024 } as const;
 
 /** One request as the emulator saw it. `path` is relative to the provider's prefix, without the query. */
 export interface EmulatorRequest {

@@ -12,6 +12,7 @@ import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redelive
 import type { ListFilter, RefundHub } from '../service.js';
 import { ApiKeyVerifier, hasScope, type ApiScope, type VerifiedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
+import { parseNotificationBody } from './notification-body.js';
 import { ApiError, errorBody, rawClientErrorResponse, retryAfterSeconds, sendError } from './errors.js';
 import {
   ACCOUNT_PARAM,
@@ -554,7 +555,8 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     // ---- inbound provider notifications: raw bytes, no API key ----
     api.register(async (raw) => {
       raw.removeAllContentTypeParsers();
-      raw.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+      // Each provider's own body limit (NotificationSpec.maxBodyBytes), 413 beyond it.
+      raw.addContentTypeParser('*', parseNotificationBody);
       if (notificationLimiter) {
         // Before the body is read: a flood costs us neither parsing nor provider calls.
         raw.addHook('onRequest', async (request) => {
@@ -564,16 +566,35 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
           }
         });
       }
+      const NOTIFICATION_ACK = {
+        type: 'object',
+        required: ['received'],
+        properties: {
+          received: { type: 'boolean' },
+          duplicate: { type: 'boolean', description: 'An event already processed whose claim matches what we hold: not re-fetched' },
+          ignored: { type: 'boolean', description: 'A verified event that is not about a refund: acknowledged so the provider stops retrying' },
+          reason: { type: 'string' },
+        },
+      } as const;
       const notificationSchema = (withAccount: boolean) => ({
         tags: ['notifications'],
         summary: withAccount ? "A provider's notification for a named account" : "A provider's notification (account `default`)",
-        description: 'Ziina, Tazapay and Gr4vy notifications must carry a valid signature (401 otherwise, nothing stored); Stan and OneKey ones are unsigned. A notification is a hint: it is recorded, answered 202 at once, and the refund is re-fetched from the provider.',
+        description:
+          'Ziina, Tazapay and Gr4vy notifications must carry a valid signature (401 otherwise, nothing stored); Stan and OneKey ones are unsigned and must match the documented body exactly. ' +
+          'A notification is a hint: it is recorded, answered at once with the status the provider counts as delivered (200 for OneKey and Stan, 202 for Ziina, Tazapay and Gr4vy), and the refund is re-fetched from the provider. ' +
+          'An event that is not about a refund gets the same status with `ignored: true`. Bodies are limited per provider (2 KiB unsigned, 256 KiB signed; 413 beyond). See docs/providers.md.',
+        security: [],
+        operationId: withAccount ? 'receiveAccountNotification' : 'receiveNotification',
         params: {
           type: 'object',
           required: withAccount ? ['provider', 'account'] : ['provider'],
           properties: withAccount ? { provider: PROVIDER_PARAM, account: ACCOUNT_PARAM } : { provider: PROVIDER_PARAM },
         },
-        response: { 202: { type: 'object', additionalProperties: true }, 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 404, 413, 429) },
+        response: {
+          200: { description: 'Received (OneKey, Stan: they retry anything but 200)', ...NOTIFICATION_ACK },
+          202: { description: 'Received (Ziina, Tazapay, Gr4vy)', ...NOTIFICATION_ACK },
+          ...errorResponses(400, 401, 413, 429),
+        },
       });
       const handler = async (request: FastifyRequest<{ Params: { provider: string; account?: string } }>, reply: FastifyReply) => {
         const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

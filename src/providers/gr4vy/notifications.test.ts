@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { validateSchema } from '../../../test/support/openapi.js';
 import { RefundHubError } from '../../errors.js';
 import { hmacSha256Hex } from '../../signing/hmac.js';
-import type { NotificationInput } from '../types.js';
+import type { NotificationInput, IgnoredNotification, ParsedNotification } from '../types.js';
 import { gr4vyEmulator } from './emulator.js';
 import { gr4vy, type Gr4vySettings } from './index.js';
 
@@ -16,7 +16,7 @@ function outgoing(status = 'succeeded') {
 }
 
 function parse(over: Partial<NotificationInput<Gr4vySettings>> & { body: string; headers: Record<string, string | undefined> }) {
-  return gr4vy.notifications.parse({ rawBody: Buffer.from(over.body), headers: over.headers, settings: over.settings ?? settings, now: over.now ?? NOW, toleranceSeconds: over.toleranceSeconds });
+  return gr4vy.notifications.parse({ rawBody: Buffer.from(over.body), headers: over.headers, settings: over.settings ?? settings, now: over.now ?? NOW, toleranceSeconds: over.toleranceSeconds }) as ParsedNotification & Partial<IgnoredNotification>;
 }
 
 function code(fn: () => unknown): string {
@@ -106,13 +106,22 @@ describe('gr4vy notifications', () => {
     expect(n.headers['x-gr4vy-webhook-signatures']).toBeUndefined();
   });
 
-  it('answers invalid_input for a correctly signed body that is not a refund event', () => {
+  it('answers invalid_input for a correctly signed body that is not a Gr4vy event', () => {
     const ts = String(NOW / 1000);
     const signed = (body: string) => ({ body, headers: { 'x-gr4vy-webhook-timestamp': ts, 'x-gr4vy-webhook-signatures': sign(settings.webhookSecret!, ts, body) } });
     expect(code(() => parse(signed('not json {')))).toBe('invalid_input');
     expect(code(() => parse(signed('[1,2]')))).toBe('invalid_input');
-    expect(code(() => parse(signed(JSON.stringify({ type: 'event', id: 'e1', name: 'transaction.captured', target: { id: '6a1d4e46-14ed-4fe1-a45f-eff4e025d211' } }))))).toBe('invalid_input');
+    expect(code(() => parse(signed(JSON.stringify({ type: 'event', id: 'e1', target: { id: '6a1d4e46-14ed-4fe1-a45f-eff4e025d211' } }))))).toBe('invalid_input');
     expect(code(() => parse(signed(JSON.stringify({ type: 'event', id: 'e1', name: 'refund.succeeded', target: { id: 'nope' } }))))).toBe('invalid_input');
+  });
+
+  it('a correctly signed event that is not about a refund (transaction.captured) is ignored, not refused', () => {
+    const ts = String(NOW / 1000);
+    const body = JSON.stringify({ type: 'event', id: 'e1', name: 'transaction.captured', target: { id: '6a1d4e46-14ed-4fe1-a45f-eff4e025d211', type: 'transaction' } });
+    const headers = { 'x-gr4vy-webhook-timestamp': ts, 'x-gr4vy-webhook-signatures': sign(settings.webhookSecret!, ts, body), 'x-gr4vy-webhook-id': 'wh-1' };
+    expect(parse({ body, headers })).toEqual({ ignored: true, reason: 'event "transaction.captured" is not about a refund', eventId: 'wh-1', eventType: 'transaction.captured' });
+    // The signature is still checked first.
+    expect(code(() => parse({ body, headers: { ...headers, 'x-gr4vy-webhook-signatures': sign('another-secret', ts, body) } }))).toBe('invalid_signature');
   });
 
   it('falls back to the body id as event id without X-Gr4vy-Webhook-ID', () => {

@@ -1,7 +1,7 @@
 import { RefundHubError } from '../../errors.js';
 import { hexSignatureMatches, hmacSha256, withinTolerance } from '../../signing/hmac.js';
 import { requireUuid } from '../shared.js';
-import type { NotificationSpec, ParsedNotification } from '../types.js';
+import { SIGNED_NOTIFICATION_LIMITS, type IgnoredNotification, type NotificationSpec, type ParsedNotification } from '../types.js';
 import type { Gr4vySettings } from './config.js';
 
 /** A parsed notification plus the refund status the (signed) event's target claims, if it carries one. */
@@ -27,8 +27,12 @@ function badInput(message: string): RefundHubError {
 /** Verifies `X-Gr4vy-Webhook-*` signatures over the raw body and extracts `target.id` from `refund.*` events. */
 export const gr4vyNotifications: NotificationSpec<Gr4vySettings> = {
   signed: true,
+  // "Acknowledge with a 2xx within 5000 ms", else retried for up to 7 days
+  // (docs.gr4vy.com/guides/features/webhooks/technical-considerations).
+  ackStatus: 202,
+  ...SIGNED_NOTIFICATION_LIMITS,
 
-  parse({ rawBody, headers, settings, now, toleranceSeconds }): Gr4vyParsedNotification {
+  parse({ rawBody, headers, settings, now, toleranceSeconds }): Gr4vyParsedNotification | IgnoredNotification {
     const secret = settings.webhookSecret;
     if (!secret) throw badSignature('webhook secret is not configured (REFUNDHUB_GR4VY_WEBHOOK_SECRET); unsigned notifications are not accepted');
     const timestamp = headers['x-gr4vy-webhook-timestamp']?.trim();
@@ -51,12 +55,16 @@ export const gr4vyNotifications: NotificationSpec<Gr4vySettings> = {
     }
     if (!event || typeof event !== 'object' || Array.isArray(event)) throw badInput('notification body is not an event object');
     const { type, id, name, target } = event as Record<string, unknown>;
-    if (type !== 'event' || typeof name !== 'string' || !name.startsWith('refund.')) throw badInput('notification is not a refund event');
+    if (type !== 'event' || typeof name !== 'string' || name === '') throw badInput('notification is not a Gr4vy event');
+    const webhookId = headers['x-gr4vy-webhook-id']?.trim();
+    // Transaction, buyer and other events come to the same subscription: acknowledge them.
+    if (!name.startsWith('refund.')) {
+      return { ignored: true, reason: `event "${name.slice(0, 64)}" is not about a refund`, eventId: (webhookId || (typeof id === 'string' ? id : '')).slice(0, 255) || null, eventType: name.slice(0, 128) };
+    }
     const refundId = target && typeof target === 'object' ? (target as Record<string, unknown>).id : undefined;
     if (typeof refundId !== 'string') throw badInput('refund event has no refund id in target.id');
     const refundUuid = requireUuid('gr4vy', refundId);
 
-    const webhookId = headers['x-gr4vy-webhook-id']?.trim();
     // The target is the refund object when Gr4vy embeds it; its status is only used to skip a
     // redundant re-fetch of an event already processed, never stored.
     const targetStatus = (target as Record<string, unknown>).status;

@@ -7,11 +7,12 @@ import { RefundHubError } from '../../errors.js';
 import { onekeyConfig, type OnekeySettings } from './config.js';
 import { onekeyEmulator } from './emulator.js';
 import { onekeyNotifications } from './notifications.js';
+import type { IgnoredNotification, ParsedNotification } from '../types.js';
 
 const settings: OnekeySettings = onekeyConfig.resolve({ login: 'demo-onekey-login', secretKey: 'demo-onekey-secret' });
 
 function parse(body: string | Buffer, headers: Record<string, string | undefined> = {}) {
-  return onekeyNotifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings, now: Date.now() });
+  return onekeyNotifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings, now: Date.now() }) as ParsedNotification & Partial<IgnoredNotification>;
 }
 
 function expectInvalid(body: string): void {
@@ -43,8 +44,14 @@ describe('onekey notifications', () => {
     expect(parse(' \n{ "refund_id" : 42 }\n').refundId).toBe('42');
   });
 
-  it('tolerates extra fields beside refund_id', () => {
-    expect(parse('{"refund_id": 7, "status": "COMPLETED"}').refundId).toBe('7');
+  it('accepts only the documented body: extra fields are refused (strict schema)', () => {
+    expectInvalid('{"refund_id": 7, "status": "COMPLETED"}');
+    expectInvalid(JSON.stringify({ refund_id: 7, padding: 'x'.repeat(1000) }));
+  });
+
+  it('answers exactly 200 (OneKey retries anything else) and takes tiny bodies only', () => {
+    expect(onekeyNotifications.ackStatus).toBe(200);
+    expect(onekeyNotifications.maxBodyBytes).toBeLessThanOrEqual(2048);
   });
 
   it('reject anything without a positive integer refund_id', () => {
@@ -102,7 +109,7 @@ describe('onekey emulator delivers notifications on lifecycle changes', () => {
       expect(r.url).toBe('/v1/notifications/onekey');
       expect(r.headers.authorization).toBeUndefined();
       const parsed = onekeyNotifications.parse({ rawBody: r.body, headers: r.headers as Record<string, string | undefined>, settings, now: Date.now() });
-      expect(parsed.refundId).toBe(String(refund.refund_id));
+      expect((parsed as ParsedNotification).refundId).toBe(String(refund.refund_id));
     }
     expect(em.emulator.getRefund('onekey', String(refund.refund_id))!.status).toBe('CANCELLED');
   });

@@ -1,7 +1,17 @@
+import { z } from 'zod';
 import { RefundHubError } from '../../errors.js';
 import { requirePositiveInteger } from '../shared.js';
-import type { NotificationSpec, ParsedNotification } from '../types.js';
+import { UNSIGNED_NOTIFICATION_LIMITS, type NotificationSpec, type ParsedNotification } from '../types.js';
 import type { OnekeySettings } from './config.js';
+
+/**
+ * The documented body and nothing else: `{"refund_id": 168284}`, a number on the notifications
+ * page, a string "80000001" in the refund guide (accept both). Strict, because an unsigned body
+ * is a hint anyone can send: extra fields would only be bytes for us to parse and store.
+ */
+const onekeyNotificationSchema = z.strictObject({
+  refund_id: z.union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().max(32)]),
+});
 
 /**
  * OneKey refund notifications: a POST with the body `{"refund_id": 168284}` on every status change,
@@ -10,6 +20,9 @@ import type { OnekeySettings } from './config.js';
  */
 export const onekeyNotifications: NotificationSpec<OnekeySettings> = {
   signed: false,
+  // Retried "until an HTTP 200 is returned", not any 2xx (refund-creation-endpoint/notifications).
+  ackStatus: 200,
+  ...UNSIGNED_NOTIFICATION_LIMITS,
   parse({ rawBody }): ParsedNotification {
     let body: unknown;
     try {
@@ -17,21 +30,14 @@ export const onekeyNotifications: NotificationSpec<OnekeySettings> = {
     } catch {
       throw invalid('body is not valid JSON');
     }
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('body must be a JSON object');
-    // The documented body is just {"refund_id": n}; extra fields are tolerated (a notification is
-    // only a hint to re-fetch, and refusing one would just delay the update until the next poll).
-    if (!('refund_id' in body)) throw invalid('body must carry "refund_id"');
-    const id = (body as { refund_id: unknown }).refund_id;
-    // A number in the notifications page, a string "80000001" in the refund guide: accept both.
-    let refundId: string;
-    if (typeof id === 'number') {
-      if (!Number.isSafeInteger(id) || id <= 0) throw invalid('refund_id must be a positive integer');
-      refundId = String(id);
-    } else if (typeof id === 'string') {
-      refundId = requirePositiveInteger('onekey', id);
-    } else {
-      throw invalid('refund_id must be a positive integer');
+    const parsed = onekeyNotificationSchema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const why = issue?.code === 'unrecognized_keys' ? 'it carries fields other than "refund_id"' : issue?.path[0] === 'refund_id' ? 'refund_id must be a positive integer' : 'expected {"refund_id": n}';
+      throw invalid(why);
     }
+    const id = parsed.data.refund_id;
+    const refundId = typeof id === 'number' ? String(id) : requirePositiveInteger('onekey', id);
     return { refundId, eventId: null, eventType: null };
   },
 };

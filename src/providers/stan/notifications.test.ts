@@ -7,11 +7,12 @@ import { RefundHubError } from '../../errors.js';
 import { stanConfig, type StanSettings } from './config.js';
 import { stanEmulator } from './emulator.js';
 import { stanNotifications } from './notifications.js';
+import type { IgnoredNotification, ParsedNotification } from '../types.js';
 
 const settings: StanSettings = stanConfig.resolve({ clientId: 'demo-stan-client', clientSecret: 'demo-stan-secret' });
 
 function parse(body: string | Buffer, headers: Record<string, string | undefined> = {}) {
-  return stanNotifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings, now: Date.now() });
+  return stanNotifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings, now: Date.now() }) as ParsedNotification & Partial<IgnoredNotification>;
 }
 
 function expectInvalidInput(body: string) {
@@ -42,7 +43,7 @@ describe('stan notifications', () => {
   it('lowercases the id, and has no event id without a status', () => {
     const id = '3FA85F64-5717-4562-B3FC-2C963F66AFA6';
     expect(parse(JSON.stringify({ refund_id: id }))).toEqual({ refundId: id.toLowerCase(), eventId: null, eventType: null });
-    expect(parse(JSON.stringify({ refund_id: id, status: null, other: 1 })).eventId).toBeNull();
+    expect(parse(JSON.stringify({ refund_id: id, status: null })).eventId).toBeNull();
   });
 
   it('ignores signature-looking headers: there is nothing to verify, the refund is re-fetched', () => {
@@ -61,11 +62,25 @@ describe('stan notifications', () => {
       '{"refund_id": 12345}',
       '{"refund_id": "rfd_123"}',
       '{"refund_id": "../3fa85f64-5717-4562-b3fc-2c963f66afa6"}',
-      '{"payment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}',
+      '{"payment_id": "not-a-uuid"}',
       '{"refund_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": 3}',
+      // Strict: only refund_id, payment_id and a bounded status word.
+      '{"refund_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "other": 1}',
+      `{"refund_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "${'a'.repeat(65)}"}`,
+      JSON.stringify({ refund_id: '3fa85f64-5717-4562-b3fc-2c963f66afa6', padding: 'x'.repeat(900_000) }),
     ]) {
       expectInvalidInput(body);
     }
+  });
+
+  it('a payment notification (payment_id, no refund_id) is acknowledged and ignored', () => {
+    expect(parse('{"payment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "payment_success"}')).toEqual({
+      ignored: true,
+      reason: 'a payment notification, not about a refund',
+      eventId: null,
+      eventType: null,
+    });
+    expect(stanNotifications.ackStatus).toBe(200);
   });
 
   it('the emulator posts them to <notifyUrl>/stan when a lifecycle step changes the status', async () => {

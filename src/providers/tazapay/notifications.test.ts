@@ -8,6 +8,7 @@ import { RefundHubError } from '../../errors.js';
 import type { TazapaySettings } from './config.js';
 import { tazapayEmulator } from './emulator.js';
 import { tazapayNotifications } from './notifications.js';
+import type { IgnoredNotification, ParsedNotification } from '../types.js';
 
 const settings: TazapaySettings = { apiKey: 'k', apiSecret: 's', baseUrl: 'http://127.0.0.1', webhookSecret: 'demo-tazapay-webhook-secret' };
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
@@ -20,7 +21,7 @@ function notificationFor(status: string, input: Record<string, unknown> = {}) {
 }
 
 function parse(body: string | Buffer, headers: Record<string, string | undefined>, s: TazapaySettings = settings) {
-  return tazapayNotifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings: s, now: NOW });
+  return tazapayNotifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings: s, now: NOW }) as ParsedNotification & Partial<IgnoredNotification>;
 }
 
 function rejection(fn: () => unknown): RefundHubError {
@@ -107,13 +108,23 @@ describe('tazapay notifications', () => {
     const id = 'evt_abc';
     const createdAt = '2026-01-02T03:04:05.678901234Z';
     for (const body of [
-      JSON.stringify({ type: 'payin.succeeded', id, object: 'event', created_at: createdAt, data: { id: 'chk_1' } }),
       JSON.stringify({ type: 'refund.succeeded', id, object: 'event', created_at: createdAt, data: {} }),
       JSON.stringify({ type: 'refund.succeeded', id, object: 'event', created_at: createdAt, data: { id: 'rfd/../x' } }),
     ]) {
       const signature = createHmac('sha256', settings.webhookSecret!).update(id + body + createdAt).digest('base64');
       expect(rejection(() => parse(body, { signature })).code).toBe('invalid_input');
     }
+  });
+
+  it('a correctly signed event that is not about a refund (payin.succeeded) is ignored, not refused', () => {
+    const id = 'evt_payin';
+    const createdAt = '2026-01-02T03:04:05.678901234Z';
+    const body = JSON.stringify({ type: 'payin.succeeded', id, object: 'event', created_at: createdAt, data: { id: 'chk_1' } });
+    const signature = createHmac('sha256', settings.webhookSecret!).update(id + body + createdAt).digest('base64');
+    expect(parse(body, { signature })).toEqual({ ignored: true, reason: 'event "payin.succeeded" is not about a refund', eventId: id, eventType: 'payin.succeeded' });
+    // Signature first: the same body signed with another secret is still refused.
+    const forged = createHmac('sha256', 'not-the-secret').update(id + body + createdAt).digest('base64');
+    expect(rejection(() => parse(body, { signature: forged })).code).toBe('invalid_signature');
   });
 });
 

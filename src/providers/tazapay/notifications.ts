@@ -1,7 +1,7 @@
 import { RefundHubError } from '../../errors.js';
 import { base64SignatureMatches, hmacSha256 } from '../../signing/hmac.js';
 import { requireOpaqueId } from '../shared.js';
-import type { NotificationInput, NotificationSpec, ParsedNotification } from '../types.js';
+import { SIGNED_NOTIFICATION_LIMITS, type IgnoredNotification, type NotificationInput, type NotificationSpec, type ParsedNotification } from '../types.js';
 import type { TazapaySettings } from './config.js';
 import { TazapayEventSchema } from './wire.js';
 
@@ -14,7 +14,10 @@ import { TazapayEventSchema } from './wire.js';
  */
 export const tazapayNotifications: NotificationSpec<TazapaySettings> = {
   signed: true,
-  parse(input: NotificationInput<TazapaySettings>): ParsedNotification {
+  // Retried on 400/404/408/409/412/500 (docs.tazapay.com/docs/retry-policy): any 2xx ends it.
+  ackStatus: 202,
+  ...SIGNED_NOTIFICATION_LIMITS,
+  parse(input: NotificationInput<TazapaySettings>): ParsedNotification | IgnoredNotification {
     const secret = input.settings.webhookSecret;
     if (!secret) {
       throw new RefundHubError('invalid_signature', 'tazapay: webhook secret is not configured (set REFUNDHUB_TAZAPAY_WEBHOOK_SECRET); unsigned notifications are not accepted', { provider: 'tazapay', retryable: false });
@@ -41,9 +44,14 @@ export const tazapayNotifications: NotificationSpec<TazapaySettings> = {
       throw new RefundHubError('invalid_signature', 'tazapay: notification signature does not match', { provider: 'tazapay', retryable: false });
     }
 
+    // Payin and payout events may share the endpoint (dashboard webhooks get every event type):
+    // acknowledge them so Tazapay stops retrying.
+    if (typeof top.type === 'string' && top.type !== '' && !top.type.toLowerCase().startsWith('refund.')) {
+      return { ignored: true, reason: `event "${top.type.slice(0, 64)}" is not about a refund`, eventId: top.id.slice(0, 255), eventType: top.type.slice(0, 128) };
+    }
     const event = TazapayEventSchema.safeParse(json);
-    if (!event.success || !event.data.type.toLowerCase().startsWith('refund.')) {
-      throw new RefundHubError('invalid_input', 'tazapay: notification is not a refund event', { provider: 'tazapay', retryable: false });
+    if (!event.success) {
+      throw new RefundHubError('invalid_input', 'tazapay: notification is not a refund event with a data object', { provider: 'tazapay', retryable: false });
     }
     const claimed = event.data.data.status;
     return {

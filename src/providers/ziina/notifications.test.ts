@@ -7,12 +7,13 @@ import { RefundHubError } from '../../errors.js';
 import { hmacSha256Hex } from '../../signing/hmac.js';
 import type { ZiinaSettings } from './config.js';
 import { ziina } from './index.js';
+import type { IgnoredNotification, ParsedNotification } from '../types.js';
 
 const settings: ZiinaSettings = { token: 'demo-ziina-token', baseUrl: 'http://127.0.0.1', webhookSecret: 'demo-ziina-webhook-secret' };
 const now = Date.UTC(2026, 0, 1);
 
 function parse(body: string | Buffer, headers: Record<string, string | undefined>, s: ZiinaSettings = settings) {
-  return ziina.notifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings: s, now });
+  return ziina.notifications.parse({ rawBody: Buffer.isBuffer(body) ? body : Buffer.from(body), headers, settings: s, now }) as ParsedNotification & Partial<IgnoredNotification>;
 }
 
 function code(fn: () => unknown): string {
@@ -102,10 +103,16 @@ describe('ziina notifications', () => {
     }
   });
 
-  it('a payment intent event is invalid_input: not a refund event', () => {
+  it('a signed payment intent event is ignored (Ziina has one URL per account), a forged one refused', () => {
     const body = JSON.stringify({ event: 'payment_intent.status.updated', data: { id: 'pi-1', status: 'completed' } });
-    expect(() => parse(body, signed(body))).toThrow(/not a refund event/);
-    expect(code(() => parse(body, signed(body)))).toBe('invalid_input');
+    expect(parse(body, signed(body))).toEqual({ ignored: true, reason: 'event "payment_intent.status.updated" is not about a refund', eventId: null, eventType: 'payment_intent.status.updated' });
+    expect(code(() => parse(body, signed(body, 'someone-else')))).toBe('invalid_signature');
+    expect(code(() => parse(body, {}))).toBe('invalid_signature');
+  });
+
+  it('declares 202 (any 2xx ends the retries) and the signed body limits', () => {
+    expect(ziina.notifications.ackStatus).toBe(202);
+    expect(ziina.notifications.maxBodyBytes).toBe(256 * 1024);
   });
 });
 

@@ -1,13 +1,13 @@
 import { RefundHubError } from '../../errors.js';
 import { hexSignatureMatches, hmacSha256 } from '../../signing/hmac.js';
 import { requireOpaqueId } from '../shared.js';
-import type { NotificationInput, NotificationSpec, ParsedNotification } from '../types.js';
-
-/** A parsed notification plus the provider status the (signed) body claims: used only to skip a redundant re-fetch. */
-export type ZiinaParsedNotification = ParsedNotification & { claimedStatus: string | null };
+import { SIGNED_NOTIFICATION_LIMITS, type IgnoredNotification, type NotificationInput, type NotificationSpec, type ParsedNotification } from '../types.js';
 import type { ZiinaSettings } from './config.js';
 import { ZIINA_ENV } from './config.js';
 import { ZIINA_REFUND_EVENT, ziinaNotificationSchema } from './wire.js';
+
+/** A parsed notification plus the provider status the (signed) body claims: used only to skip a redundant re-fetch. */
+export type ZiinaParsedNotification = ParsedNotification & { claimedStatus: string | null };
 
 /** The header carrying hex HMAC-SHA256(secret, raw body) (docs.ziina.com/api-reference/webhook). */
 export const ZIINA_SIGNATURE_HEADER = 'x-hmac-signature';
@@ -29,7 +29,10 @@ function inputError(message: string): RefundHubError {
  */
 export const ziinaNotifications: NotificationSpec<ZiinaSettings> = {
   signed: true,
-  parse({ rawBody, headers, settings }: NotificationInput<ZiinaSettings>): ZiinaParsedNotification {
+  // "A non-OK response is retried 3 times" (docs.ziina.com/api-reference/webhook): any 2xx is OK.
+  ackStatus: 202,
+  ...SIGNED_NOTIFICATION_LIMITS,
+  parse({ rawBody, headers, settings }: NotificationInput<ZiinaSettings>): ZiinaParsedNotification | IgnoredNotification {
     const secret = settings.webhookSecret;
     if (!secret) throw signatureError(`webhook secret is not configured (set ${ZIINA_ENV.webhookSecret}); unsigned notifications are not accepted`);
     const received = headers[ZIINA_SIGNATURE_HEADER];
@@ -42,14 +45,17 @@ export const ziinaNotifications: NotificationSpec<ZiinaSettings> = {
     } catch {
       throw inputError('notification body is not valid JSON');
     }
+    const event = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>).event : undefined;
+    if (typeof event !== 'string' || event === '') throw inputError('notification is not a Ziina event (no "event" name)');
+    // payment_intent.status.updated is a real Ziina event on the same (single, per-account) URL:
+    // acknowledge it, or Ziina retries it and may give up on the URL.
+    if (event !== ZIINA_REFUND_EVENT) return { ignored: true, reason: `event "${event.slice(0, 64)}" is not about a refund`, eventId: null, eventType: event.slice(0, 128) };
     const parsed = ziinaNotificationSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw inputError(`notification is not a Ziina event with a data object (${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'})`);
     }
-    const { event, data } = parsed.data;
-    // payment_intent.status.updated is a real Ziina event, but its data is a payment intent.
-    if (event !== ZIINA_REFUND_EVENT) throw inputError(`event "${event.slice(0, 64)}" is not a refund event (expected ${ZIINA_REFUND_EVENT})`);
+    const { data } = parsed.data;
     const refundId = requireOpaqueId('ziina', data.id);
     return { refundId, eventId: `${refundId}:${data.status}`, eventType: event, claimedStatus: typeof data.status === 'string' && data.status !== '' ? data.status : null };
   },

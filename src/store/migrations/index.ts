@@ -4,6 +4,7 @@ import * as m001 from './001-refunds.js';
 import * as m002 from './002-webhooks.js';
 import * as m003 from './003-api-keys.js';
 import * as m004 from './004-provider-text.js';
+import * as m005 from './005-notification-retention.js';
 import * as m006 from './006-provider-pauses.js';
 
 /**
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-webhooks': m002,
   '003-api-keys': m003,
   '004-provider-text': m004,
+  '005-notification-retention': m005,
   '006-provider-pauses': m006,
 };
 
