@@ -145,7 +145,11 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
         clock,
         maxRetryAfterMs,
         ...transportOptions,
-        onAttempt: (a) => metrics.providerLatency.observe({ provider: a.provider, status: a.status === null ? 'network' : String(a.status) }, a.durationMs / 1000),
+        onAttempt: (a) => {
+          metrics.providerLatency.observe({ provider: a.provider, status: a.status === null ? 'network' : String(a.status) }, a.durationMs / 1000);
+          // The caller's observer too (the CLI shows retries on a terminal).
+          transportOptions.onAttempt?.(a);
+        },
       })
     : (options.transport as Transport);
   const client = createRefundClient({ config, transport, logger, clock });

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -221,6 +221,50 @@ describe('refundhub get', () => {
     const run = await cli(['get', 'ziina']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/missing required argument/);
+  });
+});
+
+describe('retries shown while the CLI waits', () => {
+  const shellQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const hasScript = (() => {
+    try {
+      return execFileSync('script', ['--version'], { stdio: 'pipe' }).toString().includes('util-linux');
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!hasScript)('on a terminal (a pseudo-TTY from script(1)), each retry gets one line before the error', async () => {
+    const id = created.stan();
+    em.emulator.injectFault('stan', { kind: 'error', status: 503, count: 10 });
+    const command = [process.execPath, BIN, 'get', 'stan', id].map(shellQuote).join(' ');
+    let code = 0;
+    let output = '';
+    try {
+      ({ stdout: output } = await execFileAsync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 20_000 }));
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string };
+      code = typeof err.code === 'number' ? err.code : -1;
+      output = err.stdout ?? '';
+    }
+    const lines = output.replace(/\r/g, '').trim().split('\n');
+    expect(code).toBe(5);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^refundhub: stan: attempt 1 of 3 failed \(HTTP 503\); attempt 2 of 3 in \d+\.\d s\.\.\.$/);
+    expect(lines[1]).toMatch(/^refundhub: stan: attempt 2 of 3 failed \(HTTP 503\); attempt 3 of 3 in \d+\.\d s\.\.\.$/);
+    expect(lines[2]).toMatch(/^refundhub: error: .*\[provider_error\]$/);
+    for (const secret of secrets) expect(output).not.toContain(secret);
+  });
+
+  it('REFUNDHUB_PROGRESS=1 turns the lines on without a terminal (and a pipe alone gets none: see "exit 5: provider error after retries")', async () => {
+    const id = created.stan();
+    em.emulator.injectFault('stan', { kind: 'error', status: 503, count: 10 });
+    const run = await cli(['get', 'stan', id], { REFUNDHUB_PROGRESS: '1' });
+    expect(run.code).toBe(5);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/attempt 1 of 3 failed \(HTTP 503\); attempt 2 of 3/);
+    expect(lines[2]).toMatch(/^refundhub: error: /);
   });
 });
 

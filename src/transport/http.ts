@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { sleep, systemClock } from '../clock.js';
 import type { ProviderId } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
+import { redactUrlsInText } from '../redact.js';
 
 /**
  * The one HTTP layer every connector uses: per-attempt timeouts, retries of network errors,
@@ -41,6 +42,12 @@ export interface AttemptEvent {
   status: number | null;
   durationMs: number;
   error?: string;
+  /** Attempts allowed in all, so an observer can say "attempt 2 of 3". */
+  maxAttempts: number;
+  /** The attempt ran out of time (rather than failing fast). */
+  timedOut?: boolean;
+  /** Set when another attempt follows: the wait before it, in ms. */
+  retryInMs?: number;
 }
 
 export interface HttpRequest {
@@ -197,22 +204,25 @@ export function createTransport(options: TransportOptions = {}): Transport {
           throw new RefundHubError('invalid_response', `${req.provider}: response larger than ${maxResponseBytes} bytes`, { provider: req.provider, retryable: false, cause: e });
         }
         const timedOut = (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError' || code?.includes('TIMEOUT');
-        options.onAttempt?.({ provider: req.provider, attempt, status: null, durationMs: performance.now() - started, error: code ?? (e as Error)?.name });
         const retryable = timedOut || (code !== undefined && RETRYABLE_NETWORK_CODES.has(code)) || e instanceof undiciErrors.SocketError;
-        if (retryable && attempt < maxAttempts) {
-          await wait(backoff(attempt));
+        const retryInMs = retryable && attempt < maxAttempts ? backoff(attempt) : undefined;
+        options.onAttempt?.({ provider: req.provider, attempt, maxAttempts, status: null, durationMs: performance.now() - started, error: code ?? (e as Error)?.name, timedOut: !!timedOut, retryInMs });
+        if (retryInMs !== undefined) {
+          await wait(retryInMs);
           continue;
         }
-        const what = timedOut ? `timed out after ${timeoutMs} ms` : `unreachable (${code ?? (e as Error)?.message ?? 'network error'})`;
+        // An error's own text may quote the URL, and a base URL may carry credentials.
+        const what = timedOut ? `timed out after ${timeoutMs} ms` : `unreachable (${code ?? redactUrlsInText((e as Error)?.message ?? 'network error')})`;
         throw new RefundHubError('provider_error', `${req.provider}: ${what}`, { provider: req.provider, retryable: true, cause: e });
       }
-      options.onAttempt?.({ provider: req.provider, attempt, status: res.status, durationMs: performance.now() - started });
+      const durationMs = performance.now() - started;
       const retryableStatus = res.status === 429 || res.status >= 500;
-      if (!retryableStatus || attempt >= maxAttempts) return res;
-      const retryAfter = parseRetryAfter(res.headers['retry-after'], clock.now(), maxRetryAfterMs);
+      const retryAfter = retryableStatus && attempt < maxAttempts ? parseRetryAfter(res.headers['retry-after'], clock.now(), maxRetryAfterMs) : undefined;
       // A provider asking for a long pause is better served by the caller's schedule than by holding a socket here.
-      if (retryAfter !== undefined && retryAfter > maxDelayMs) return res;
-      await wait(retryAfter ?? backoff(attempt));
+      const retryInMs = !retryableStatus || attempt >= maxAttempts || (retryAfter !== undefined && retryAfter > maxDelayMs) ? undefined : (retryAfter ?? backoff(attempt));
+      options.onAttempt?.({ provider: req.provider, attempt, maxAttempts, status: res.status, durationMs, retryInMs });
+      if (retryInMs === undefined) return res;
+      await wait(retryInMs);
     }
   }
 

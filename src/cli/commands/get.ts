@@ -3,6 +3,7 @@ import { createRefundClient } from '../../client.js';
 import { createCliLogger } from '../logger.js';
 import { formatRefund } from '../format.js';
 import { guard, printJson, printLine } from '../output.js';
+import { attemptReporter } from '../progress.js';
 
 export function register(program: Command): void {
   program
@@ -14,7 +15,7 @@ export function register(program: Command): void {
     .option('--account <name>', 'configured account to use', 'default')
     .action(async (provider: string, id: string, opts: { json?: boolean; account: string }) => {
       await guard(async () => {
-        const client = createRefundClient({ configFile: program.opts().config, logger: createCliLogger() });
+        const client = createRefundClient({ configFile: program.opts().config, logger: createCliLogger(), transport: { onAttempt: attemptReporter() } });
         try {
           const refund = await client.getRefund(provider, id, { account: opts.account });
           if (opts.json) printJson(refund);
