@@ -4,12 +4,13 @@ import Fastify, { LogController, type onRequestHookHandler, type FastifyBaseLogg
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { EVENT_TYPES } from '../domain/events.js';
-import { PROVIDER_IDS, REFUND_STATUSES, type ProviderId, type RefundStatus } from '../domain/refund.js';
+import { MAX_CURSOR_LENGTH, MAX_LIST_LIMIT, parseListQuery, type ListQuery } from '../domain/list-query.js';
+import { PROVIDER_IDS, REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
 import { REDACT_PATHS } from '../logger.js';
 import { ResponseCache } from './read-cache.js';
 import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliverEvent, type WebhookUrlPolicy } from '../notify/endpoints.js';
-import type { ListFilter, RefundHub } from '../service.js';
+import type { RefundHub } from '../service.js';
 import { ApiKeyVerifier, hasScope, type ApiScope, type VerifiedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
 import { parseNotificationBody } from './notification-body.js';
@@ -55,6 +56,47 @@ export interface BuildAppOptions {
   notificationRateLimit?: { perSecond: number; burst: number } | false;
   /** Monotonic milliseconds for the rate limiter (tests); default performance.now(). */
   rateLimitNow?: () => number;
+  /** How long a client may take to send a request and hold a socket; default httpTimeoutsFromEnv(). */
+  timeouts?: Partial<HttpTimeouts>;
+}
+
+/**
+ * Bounds on what a client can make the server wait for. Without them a client that announces
+ * `Content-Length: 100` and sends 6 bytes holds its socket (and the unauthenticated notification
+ * route's parser) for good.
+ */
+export interface HttpTimeouts {
+  /** The whole request, headers and body, must arrive within this (Node `requestTimeout`), else 408 and close. */
+  requestMs: number;
+  /** The headers must arrive within this (Node `headersTimeout`; at most `requestMs`). */
+  headersMs: number;
+  /**
+   * A socket with no traffic either way is closed after this (Fastify `connectionTimeout`). It must
+   * outlive the slowest handler: `POST /v1/refunds` waits for a provider, up to 3 attempts of 10 s.
+   */
+  idleMs: number;
+  /** An idle keep-alive connection is closed after this (behind a load balancer: above its idle timeout). */
+  keepAliveMs: number;
+  /** How often Node checks the request and headers deadlines (they are enforced to within this). */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { requestMs: 10_000, headersMs: 5_000, idleMs: 60_000, keepAliveMs: 10_000, checkIntervalMs: 1_000 };
+
+/** REFUNDHUB_HTTP_REQUEST_TIMEOUT and REFUNDHUB_HTTP_KEEP_ALIVE_TIMEOUT (seconds) over the defaults. */
+export function httpTimeoutsFromEnv(env: Record<string, string | undefined> = process.env): HttpTimeouts {
+  const seconds = (name: string): number | undefined => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1) throw new RefundHubError('not_configured', `${name} must be a whole number of seconds from 1 to 99999, not "${raw.slice(0, 32)}"`);
+    return Number(raw) * 1000;
+  };
+  const out = { ...DEFAULT_HTTP_TIMEOUTS };
+  const request = seconds('REFUNDHUB_HTTP_REQUEST_TIMEOUT');
+  if (request !== undefined) out.requestMs = request;
+  const keepAlive = seconds('REFUNDHUB_HTTP_KEEP_ALIVE_TIMEOUT');
+  if (keepAlive !== undefined) out.keepAliveMs = keepAlive;
+  return out;
 }
 
 export const DEFAULT_NOTIFICATION_RATE_LIMIT = { perSecond: 20, burst: 200 } as const;
@@ -175,13 +217,6 @@ function headerRecord(req: FastifyRequest): Record<string, string | undefined> {
   return out;
 }
 
-function parseBoolean(v: unknown, name: string): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (v === true || v === 'true' || v === '1') return true;
-  if (v === false || v === 'false' || v === '0') return false;
-  throw new RefundHubError('invalid_input', `${name} must be true or false`);
-}
-
 // Request ids: a random per-process prefix and a counter. Unique across restarts and instances,
 // and cheaper than random bytes on every request of the hot read path.
 const REQUEST_ID_PREFIX = `req_${randomBytes(4).toString('hex')}`;
@@ -199,8 +234,14 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     }, pino.destination({ dest: 2, sync: false }));
 
   const responses = new ResponseCache();
+  const timeouts: HttpTimeouts = { ...httpTimeoutsFromEnv(), ...options.timeouts };
   const app = Fastify({
     loggerInstance: logger,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    requestTimeout: timeouts.requestMs,
+    // Node refuses a headers deadline later than the request deadline.
+    http: { headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs), connectionsCheckingInterval: timeouts.checkIntervalMs },
     // A child logger per request carries its request id; when nothing is logged at all there is
     // nothing to carry, and the child (with its redaction setup) is pure cost on every request.
     childLoggerFactory: (parent, bindings, opts) => (parent.level === 'silent' ? parent : parent.child(bindings, opts)),
@@ -385,7 +426,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       return reply.code(created ? 201 : 200).send(refund);
     });
 
-    api.get<{ Querystring: Record<string, string | number | boolean | undefined> }>('/v1/refunds', {
+    api.get('/v1/refunds', {
       config: { scope: 'refunds:read' },
       schema: {
         tags: ['refunds'],
@@ -399,10 +440,10 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
             account: ACCOUNT_PARAM,
             status: { type: 'string', enum: [...REFUND_STATUSES] },
             stuck: { type: 'boolean' },
-            createdFrom: { type: 'string', format: 'date-time', description: "Refund's createdAt on or after" },
-            createdTo: { type: 'string', format: 'date-time', description: "Refund's createdAt on or before" },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            cursor: { type: 'string', maxLength: 1024 },
+            createdFrom: { type: 'string', description: "Refund's createdAt on or after: a date (`2026-01-31`, UTC midnight) or an ISO 8601 timestamp", examples: ['2026-01-01', '2026-01-01T12:00:00Z'] },
+            createdTo: { type: 'string', description: "Refund's createdAt on or before: a date (the whole day, inclusive) or an ISO 8601 timestamp", examples: ['2026-01-31', '2026-01-31T12:00:00Z'] },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 50 },
+            cursor: { type: 'string', maxLength: MAX_CURSOR_LENGTH },
           },
         },
         response: {
@@ -410,19 +451,16 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
           ...errorResponses(400, 401, 403),
         },
       },
-    }, async (request) => {
-      const q = request.query;
-      const filter: ListFilter = { limit: Number(q.limit ?? 50) };
-      if (q.provider !== undefined) filter.provider = q.provider as ProviderId;
-      if (q.account !== undefined) filter.account = String(q.account);
-      if (q.status !== undefined) filter.status = q.status as RefundStatus;
-      const stuck = parseBoolean(q.stuck, 'stuck');
-      if (stuck !== undefined) filter.stuck = stuck;
-      if (q.createdFrom !== undefined) filter.createdFrom = String(q.createdFrom);
-      if (q.createdTo !== undefined) filter.createdTo = String(q.createdTo);
-      if (q.cursor !== undefined && q.cursor !== '') filter.cursor = String(q.cursor);
-      return hub.list(filter);
-    });
+      // The schema above documents the parameters; the CLI's parser checks them, so `refundhub
+      // list` and this route accept the same values and refuse the rest in the same words.
+      validatorCompiler: () => (query) => {
+        try {
+          return { value: parseListQuery(query as Record<string, unknown>, { defaultLimit: 50 }) };
+        } catch (e) {
+          return { error: e as Error };
+        }
+      },
+    }, async (request) => hub.list(request.query as unknown as ListQuery));
 
     const refundParams = { type: 'object', required: ['provider', 'id'], properties: { provider: PROVIDER_PARAM, id: REFUND_ID_PARAM } } as const;
 
