@@ -9,17 +9,17 @@ const MASK = '****';
 
 /**
  * Query parameter names whose values are credentials. Matched as a part of the name (`api_key`,
- * `X-Amz-Signature`, `client_secret`), erring on the side of masking: a masked harmless value costs
- * less than a printed token.
+ * `X-Amz-Signature`, `client_secret`, an OAuth `code`), erring on the side of masking: a masked
+ * harmless value (`currency_code`) costs less than a printed token.
  */
-const SECRET_PARAM = /token|key|secret|sig|pass|pwd|auth|credential|session|jwt/i;
+const SECRET_PARAM = /token|key|secret|sig|pass|pwd|auth|credential|session|jwt|code/i;
 
 export function isSecretParam(name: string): boolean {
   return SECRET_PARAM.test(name);
 }
 
 /** Masks the credentials in a query string (`?a=1&token=x` -> `?a=1&token=****`); keeps it otherwise as written. */
-export function redactQuery(search: string): string {
+export function redactQuery(search: string, mask: string = MASK): string {
   if (!search || search === '?') return search;
   const body = search.startsWith('?') ? search.slice(1) : search;
   const masked = body
@@ -33,7 +33,7 @@ export function redactQuery(search: string): string {
       } catch {
         // A malformed escape: judge the name as written.
       }
-      return isSecretParam(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
+      return isSecretParam(name) ? `${pair.slice(0, eq)}=${mask}` : pair;
     })
     .join('&');
   return search.startsWith('?') ? `?${masked}` : masked;

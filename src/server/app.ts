@@ -8,6 +8,7 @@ import { MAX_CURSOR_LENGTH, MAX_LIST_LIMIT, parseListQuery, type ListQuery } fro
 import { PROVIDER_IDS, REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
 import { REDACT_PATHS } from '../logger.js';
+import { redactQuery } from '../redact.js';
 import { ResponseCache } from './read-cache.js';
 import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliverEvent, type WebhookUrlPolicy } from '../notify/endpoints.js';
 import type { RefundHub } from '../service.js';
@@ -142,30 +143,10 @@ export class TokenBucketLimiter {
   }
 }
 
-/** Query parameter names whose values never reach the logs. */
-const SENSITIVE_QUERY_PARAM = /token|key|secret|sig|pass|auth|credential|session|code/i;
-
-/** The request URL for the access log: path kept, values of secret-looking query parameters redacted, bounded length. */
+/** The request URL for the access log: path kept, values of secret-looking query parameters redacted (src/redact.ts), bounded length. */
 export function loggableUrl(url: string): string {
   const q = url.indexOf('?');
-  let out = url;
-  if (q >= 0) {
-    const params = url
-      .slice(q + 1)
-      .split('&')
-      .map((p) => {
-        const eq = p.indexOf('=');
-        if (eq < 0) return p;
-        let name = p.slice(0, eq);
-        try {
-          name = decodeURIComponent(name);
-        } catch {
-          // keep it encoded
-        }
-        return SENSITIVE_QUERY_PARAM.test(name) ? `${p.slice(0, eq)}=[redacted]` : p;
-      });
-    out = `${url.slice(0, q)}?${params.join('&')}`;
-  }
+  const out = q >= 0 ? `${url.slice(0, q)}${redactQuery(url.slice(q), '[redacted]')}` : url;
   return out.length > 2048 ? `${out.slice(0, 2048)}...` : out;
 }
 
