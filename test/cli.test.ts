@@ -209,6 +209,14 @@ describe('refundhub get', () => {
     expectOneErrorLine(run, /unreachable/);
   });
 
+  it('exit 5: unreachable provider behind a base URL with credentials: no credential in any line, retries shown included', async () => {
+    const run = await cli(['get', 'ziina', 'abc'], { REFUNDHUB_ZIINA_BASE_URL: 'http://proxyuser:pr0xy-Pa55@127.0.0.1:9/ziina/api?token=q-tok-9', REFUNDHUB_PROGRESS: '1' });
+    expect(run.code).toBe(5);
+    expect(run.stderr).toMatch(/attempt 1 of 3 failed \(ECONNREFUSED\)/);
+    expect(run.stderr.trim().split('\n').pop()).toMatch(/^refundhub: error: ziina: unreachable/);
+    for (const s of ['pr0xy-Pa55', 'q-tok-9']) expect(run.stdout + run.stderr).not.toContain(s);
+  });
+
   it('exit 5: malformed provider response', async () => {
     const id = created.ziina();
     em.emulator.injectFault('ziina', { kind: 'malformed', count: 10 });
