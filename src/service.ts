@@ -13,7 +13,7 @@ import { PURGE_INTERVAL_MS, purgeNotifications } from './ingest/retention.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { createMetrics } from './metrics.js';
+import { createGaugeCache, createMetrics } from './metrics.js';
 import { createDeliverer, type Deliverer, type DelivererOptions } from './notify/deliverer.js';
 import { countPendingDeliveries } from './notify/outbox.js';
 import { createPoller, type Poller } from './poller/poller.js';
@@ -116,7 +116,7 @@ export interface RefundHub {
   history(provider: string, id: string, options?: RefundRef): Promise<HistoryEntry[]>;
   /** Handles an inbound provider notification (raw body). */
   ingest(input: NotificationInput): Promise<{ status: number; body: unknown }>;
-  /** Sets the scrape-time gauges (queue depth, status counts). */
+  /** Sets the scrape-time gauges (queue depth, status counts), from a result at most about 15 s old (GAUGE_MAX_AGE_MS). */
   collectGauges(): Promise<void>;
 }
 
@@ -197,6 +197,20 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     if (typeof acc !== 'string' || !ACCOUNT_RE.test(acc)) throw new RefundHubError('invalid_input', 'account must be 1-64 letters, digits, "_", "." or "-"', { provider: v.provider });
     return { provider: v.provider, account: acc, id: v.id };
   }
+
+  // Scrapes read these gauges from a cache refreshed in the background at most every
+  // GAUGE_MAX_AGE_MS (15 s) by the hub's clock: full counts would block the event loop per scrape.
+  const gauges = createGaugeCache(
+    async () => {
+      const now = clock.now();
+      const [due, byStatus, pendingDeliveries] = await Promise.all([countDue(store.db, now), countByStatus(store.db), countPendingDeliveries(store.db)]);
+      metrics.queueDepth.set({ queue: 'due_refunds' }, Number(due));
+      metrics.queueDepth.set({ queue: 'pending_deliveries' }, Number(pendingDeliveries));
+      metrics.refundsByStatus.reset();
+      for (const [status, n] of Object.entries(byStatus as Record<RefundStatus, number>)) metrics.refundsByStatus.set({ status }, Number(n));
+    },
+    { now: () => clock.now(), onError: (err) => logger.warn({ err }, 'metrics: gauge refresh failed') },
+  );
 
   let started = false;
   let stopped = false;
@@ -286,18 +300,7 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     ingest(input) {
       return receiveNotification(ingestDeps, input);
     },
-    async collectGauges() {
-      const now = clock.now();
-      const [due, byStatus, pendingDeliveries] = await Promise.all([
-        countDue(store.db, now),
-        countByStatus(store.db),
-        countPendingDeliveries(store.db),
-      ]);
-      metrics.queueDepth.set({ queue: 'due_refunds' }, Number(due));
-      metrics.queueDepth.set({ queue: 'pending_deliveries' }, Number(pendingDeliveries));
-      metrics.refundsByStatus.reset();
-      for (const [status, n] of Object.entries(byStatus as Record<RefundStatus, number>)) metrics.refundsByStatus.set({ status }, Number(n));
-    },
+    collectGauges: () => gauges.collect(),
   };
   return hub;
 }

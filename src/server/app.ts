@@ -14,6 +14,7 @@ import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redelive
 import type { RefundHub } from '../service.js';
 import { ApiKeyVerifier, hasScope, type ApiScope, type VerifiedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
+import { sendMetrics } from './metrics-server.js';
 import { parseNotificationBody } from './notification-body.js';
 import { ApiError, errorBody, rawClientErrorResponse, retryAfterSeconds, sendError } from './errors.js';
 import {
@@ -57,6 +58,11 @@ export interface BuildAppOptions {
   notificationRateLimit?: { perSecond: number; burst: number } | false;
   /** Monotonic milliseconds for the rate limiter (tests); default performance.now(). */
   rateLimitNow?: () => number;
+  /**
+   * Serve `GET /metrics` on the API (unauthenticated, as Prometheus expects). False when it is
+   * served on a separate port instead (`serve --metrics-port`, see metrics-server.ts). Default true.
+   */
+  metricsRoute?: boolean;
   /** How long a client may take to send a request and hold a socket; default httpTimeoutsFromEnv(). */
   timeouts?: Partial<HttpTimeouts>;
 }
@@ -359,7 +365,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       }
     });
 
-    api.get('/metrics', {
+    if (options.metricsRoute !== false) api.get('/metrics', {
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics',
@@ -367,11 +373,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
         produces: ['text/plain'],
         response: { 200: { type: 'string', description: 'Prometheus text format' } },
       },
-    }, async (_request, reply) => {
-      await hub.collectGauges();
-      const text = await hub.metrics.registry.metrics();
-      return reply.type(hub.metrics.registry.contentType).send(text);
-    });
+    }, (_request, reply) => sendMetrics(hub, reply));
 
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     let docsHtml: string | undefined;

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { RefundHubError } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import { buildApp, listen, type BuildAppOptions } from '../../server/app.js';
+import { startMetricsServer } from '../../server/metrics-server.js';
 import { createRefundHub, type CreateRefundHubOptions, type RefundHub } from '../../service.js';
 import { guard, printLine } from '../output.js';
 import { listenError } from '../ports.js';
@@ -11,6 +12,8 @@ export interface RunningServer {
   hub: RefundHub;
   app: FastifyInstance;
   url: string;
+  /** The metrics server's base URL when `metricsPort` was given. */
+  metricsUrl?: string;
   /** Stops accepting requests, then stops the loops and closes the store. */
   close(): Promise<void>;
 }
@@ -36,6 +39,9 @@ export interface StartServerOptions {
   portHint?: string;
   /** Other API options (rate limit of the notification routes...). */
   app?: Omit<BuildAppOptions, 'logLevel' | 'allowPrivateWebhookUrls'>;
+  /** Serve `/metrics` on this port (and not on the API's); `metricsHost` default 127.0.0.1. */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** Builds the hub and the API, listens, and starts the poller and the deliverer. */
@@ -44,7 +50,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const logger = createLogger({ level });
   const hub = options.hub ?? (await createRefundHub({ logger, ...options.hubOptions }));
   const allowPrivateWebhookUrls = options.allowPrivateWebhookUrls ?? hub.allowPrivateWebhookUrls;
-  const app = buildApp(hub, { ...options.app, logLevel: level, allowPrivateWebhookUrls });
+  const separateMetrics = options.metricsPort !== undefined;
+  const app = buildApp(hub, { ...options.app, logLevel: level, allowPrivateWebhookUrls, ...(separateMetrics ? { metricsRoute: false } : {}) });
   let url: string;
   try {
     url = await listen(app, options.port, options.host);
@@ -53,14 +60,27 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await hub.stop();
     throw listenError(e, options.host, options.port, options.portHint ?? '--port <port> or REFUNDHUB_PORT');
   }
+  let metrics: { app: FastifyInstance; url: string } | undefined;
+  if (separateMetrics) {
+    const metricsHost = options.metricsHost ?? '127.0.0.1';
+    try {
+      metrics = await startMetricsServer(hub, options.metricsPort!, metricsHost);
+    } catch (e) {
+      await app.close().catch(() => {});
+      await hub.stop();
+      throw listenError(e, metricsHost, options.metricsPort!, '--metrics-port <port>');
+    }
+  }
   hub.start();
   let closing: Promise<void> | undefined;
   return {
     hub,
     app,
     url,
+    metricsUrl: metrics?.url,
     close() {
       closing ??= (async () => {
+        await metrics?.app.close();
         await app.close();
         await hub.stop();
       })();
@@ -88,11 +108,15 @@ export function register(program: Command): void {
     .description('Run the HTTP API, the poller and the webhook deliverer in one process (database: $REFUNDHUB_DATABASE_URL)')
     .addOption(new Option('--port <port>', 'port to listen on').env('REFUNDHUB_PORT').default('8080'))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
-    .action(async (opts: { port: string; host: string }) => {
+    .option('--metrics-port <port>', 'serve /metrics on this port only, not on the API port')
+    .option('--metrics-host <host>', 'interface for --metrics-port', '127.0.0.1')
+    .action(async (opts: { port: string; host: string; metricsPort?: string; metricsHost: string }) => {
       await guard(async () => {
         const port = parsePort(opts.port);
-        const server = await startServer({ port, host: opts.host, hubOptions: { configFile: program.opts().config } });
+        const metricsPort = opts.metricsPort === undefined ? undefined : parsePort(opts.metricsPort, '--metrics-port');
+        const server = await startServer({ port, host: opts.host, metricsPort, metricsHost: opts.metricsHost, hubOptions: { configFile: program.opts().config } });
         printLine(`RefundHub listening on ${server.url} (database ${server.hub.store.description})`);
+        if (server.metricsUrl) printLine(`Metrics: ${server.metricsUrl}/metrics`);
         printLine(`API reference: ${server.url}/docs`);
         await waitForSignal();
         await server.close();
