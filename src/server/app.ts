@@ -315,8 +315,12 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       info: {
         title: 'RefundHub API',
         version: '0.1.0',
+        // The package is UNLICENSED (not open source); SPDX spells a non-listed license LicenseRef-*.
+        license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
         description: `Tracks refunds at Ziina, Tazapay, Gr4vy, Stan and OneKey until they are final, and signs a webhook for every change. ${SCOPES_DESCRIPTION}`,
       },
+      // Relative: each instance serves its own document, wherever it listens.
+      servers: [{ url: '/', description: 'The RefundHub instance serving this document' }],
       components: {
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: `An API key (refundhub_...). ${SCOPES_DESCRIPTION}` } },
       },
@@ -354,7 +358,13 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['operations'],
         summary: 'Liveness and database check',
-        response: { 200: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } }, 503: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } } },
+        operationId: 'getHealth',
+        security: [],
+        response: {
+          200: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } },
+          503: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } },
+          ...errorResponses('4xx'),
+        },
       },
     }, async (_request, reply) => {
       try {
@@ -369,9 +379,11 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics',
+        operationId: 'getMetrics',
         description: 'Syncs by provider and outcome, provider latency, queue depth, deliveries, refunds by status (text exposition format).',
         produces: ['text/plain'],
-        response: { 200: { type: 'string', description: 'Prometheus text format' } },
+        security: [],
+        response: { 200: { type: 'string', description: 'Prometheus text format' }, ...errorResponses('4xx') },
       },
     }, (_request, reply) => sendMetrics(hub, reply));
 
@@ -388,6 +400,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['refunds'],
         summary: 'Start tracking a refund',
+        operationId: 'trackRefund',
         description: 'Fetches the refund from its provider at once and stores it. 201 when tracking starts, 200 with the stored refund when it is already tracked.',
         security: SECURITY,
         body: {
@@ -414,6 +427,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['refunds'],
         summary: 'List tracked refunds',
+        operationId: 'listRefunds',
         description: 'Oldest tracked first, keyset-paginated: pass `nextCursor` back as `cursor`.',
         security: SECURITY,
         querystring: {
@@ -452,6 +466,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['refunds'],
         summary: 'Get a tracked refund',
+        operationId: 'getRefund',
         description: 'Served from the store; `refresh=true` fetches from the provider first (through the same sync as the poller).',
         security: SECURITY,
         params: refundParams,
@@ -483,6 +498,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['refunds'],
         summary: "A tracked refund's history",
+        operationId: 'listRefundEvents',
         description: 'Every observed status change (and anomaly, reversal, stuck mark), oldest first.',
         security: SECURITY,
         params: refundParams,
@@ -502,6 +518,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['webhooks'],
         summary: 'Register a webhook endpoint',
+        operationId: 'createWebhookEndpoint',
         description: 'The signing secret is returned only here. Events: omit or `["*"]` for all.',
         security: SECURITY,
         body: {
@@ -525,6 +542,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['webhooks'],
         summary: 'List webhook endpoints (without secrets)',
+        operationId: 'listWebhookEndpoints',
         security: SECURITY,
         response: { 200: { type: 'object', required: ['data'], properties: { data: { type: 'array', items: { $ref: 'WebhookEndpoint#' } } } }, ...errorResponses(401, 403) },
       },
@@ -535,6 +553,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['webhooks'],
         summary: 'Delete a webhook endpoint',
+        operationId: 'deleteWebhookEndpoint',
         description: 'No further deliveries; its delivery log is kept.',
         security: SECURITY,
         params: endpointIdParams,
@@ -550,6 +569,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['webhooks'],
         summary: "An endpoint's deliveries, each event with its attempts",
+        operationId: 'listWebhookDeliveries',
         description: 'Newest first, paginated with `nextCursor`.',
         security: SECURITY,
         params: endpointIdParams,
@@ -566,6 +586,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       schema: {
         tags: ['webhooks'],
         summary: 'Send an event again',
+        operationId: 'redeliverEvent',
         description: 'Same event id and payload, to every active endpoint subscribed to it.',
         security: SECURITY,
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^evt_[A-Za-z0-9_-]{1,128}$' } } },

@@ -152,14 +152,15 @@ export const DeliverySchema = {
 
 export const SHARED_SCHEMAS = [ErrorSchema, TrackingSchema, RefundSchema, HistoryEntrySchema, WebhookEndpointSchema, CreatedWebhookEndpointSchema, DeliverySchema];
 
-/** Error responses a route may give, by status. */
-export function errorResponses(...statuses: number[]): Record<string, unknown> {
+/** Error responses a route may give, by status (`4xx`: any client error, e.g. a malformed request). */
+export function errorResponses(...statuses: Array<number | '4xx'>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const s of statuses) out[String(s)] = { description: ERROR_DESCRIPTIONS[s] ?? 'Error', $ref: 'Error#' };
   return out;
 }
 
-const ERROR_DESCRIPTIONS: Record<number, string> = {
+const ERROR_DESCRIPTIONS: Record<number | '4xx', string> = {
+  '4xx': 'A malformed request (bad URL encoding, over-long headers, a slow client: request_timeout)',
   400: 'Bad input (invalid_input) or an unconfigured provider/account (not_configured)',
   401: 'Missing or unknown API key (unauthorized), or a bad notification signature (invalid_signature)',
   403: 'The API key lacks the scope (forbidden)',
