@@ -13,7 +13,8 @@ export function listenError(e: unknown, host: string, port: number, how: string)
     : code === 'EACCES' ? `no permission to listen on ${where} (ports below 1024 need privileges)`
     : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `${host} is not an address of this machine`
     : `cannot listen on ${where}: ${code ?? (e as Error)?.message ?? String(e)}`;
-  return new RefundHubError('invalid_input', `${why}; choose another with ${how}`, { cause: e });
+  const hostProblem = code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+  return new RefundHubError('invalid_input', `${why}; choose another with ${hostProblem ? '--host <host>' : how}`, { cause: e });
 }
 
 /**

@@ -10,6 +10,7 @@ import type { ProviderId } from '../../domain/refund.js';
 import type { RawSettings } from '../../providers/types.js';
 import { redactUrl } from '../../redact.js';
 import { guard, printLine } from '../output.js';
+import { listenError } from '../ports.js';
 
 /** Shell-quotes a value for an `export` line. */
 const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -54,7 +55,7 @@ export function register(program: Command): void {
         try {
           await emulator.listen(port, opts.host);
         } catch (e) {
-          throw new RefundHubError('invalid_input', `cannot listen on ${opts.host}:${port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          throw listenError(e, opts.host, port, '--port <port>');
         }
         const seeded = opts.seed ? emulator.seedDemo() : [];
         printLine(`RefundHub provider emulators listening on ${emulator.url}`);
