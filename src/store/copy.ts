@@ -36,8 +36,12 @@ export const COPIED_TABLES: readonly TableSpec[] = [
   { table: 'notifications', key: ['id'], identity: 'id' },
 ];
 
-/** Tables that are not data: each store keeps its own. */
-export const NOT_COPIED: readonly string[] = ['kysely_migration', 'kysely_migration_lock'];
+/**
+ * Tables that are not data: each store keeps its own. `provider_pauses` holds 429 pauses that end
+ * within the Retry-After cap (an hour at most); copying one could only hold back a provider the
+ * new store's workers are right to call again.
+ */
+export const NOT_COPIED: readonly string[] = ['kysely_migration', 'kysely_migration_lock', 'provider_pauses'];
 
 export interface TableCopyResult {
   table: string;
