@@ -63,3 +63,46 @@ describe('the request log', () => {
     expect(JSON.stringify(data)).not.toContain('leak-me-1');
   });
 });
+
+describe('request timing and the fixed latency', () => {
+  it('records when each request started and ended, and streams it to listeners', async () => {
+    const id = String(em.emulator.createRefund('ziina', { status: 'pending' }).id);
+    const seen: Array<{ provider: string; path: string; startMs: number; endMs: number | null }> = [];
+    const off = em.emulator.onRequest((provider, r) => seen.push({ provider, path: r.path, startMs: r.startMs, endMs: r.endMs }));
+    em.emulator.injectFault('ziina', { kind: 'latency', count: 1, delayMs: 120 });
+    const before = Date.now();
+    expect((await getZiina(id)).status).toBe(200);
+    off();
+    await getZiina(id);
+    expect(seen).toHaveLength(1);
+    const r = seen[0]!;
+    expect(r).toMatchObject({ provider: 'ziina', path: `/ziina/api/refund/${id}` });
+    expect(r.startMs).toBeGreaterThanOrEqual(before - 1);
+    expect(r.endMs! - r.startMs).toBeGreaterThanOrEqual(115);
+    const { data } = (await (await control('GET', 'ziina/requests')).json()) as { data: Array<{ startMs: number; endMs: number | null }> };
+    expect(data).toHaveLength(2);
+    expect(data.every((d) => typeof d.startMs === 'number' && d.endMs !== null && d.endMs >= d.startMs)).toBe(true);
+  });
+
+  it('POST /_emulator/latency delays every request until set back to 0; per provider overrides it', async () => {
+    const id = String(em.emulator.createRefund('ziina', { status: 'pending' }).id);
+    const timed = async () => {
+      const t0 = performance.now();
+      expect((await getZiina(id)).status).toBe(200);
+      return performance.now() - t0;
+    };
+    try {
+      expect((await control('POST', 'latency', { delayMs: 150 })).status).toBe(200);
+      // Not counted down like the latency fault: every request waits.
+      expect(await timed()).toBeGreaterThanOrEqual(145);
+      expect(await timed()).toBeGreaterThanOrEqual(145);
+      expect((await control('POST', 'ziina/latency', { delayMs: 0 })).status).toBe(200);
+      expect(await timed()).toBeLessThan(145);
+      expect((await control('POST', 'stan/latency', { delayMs: -1 })).status).toBe(400);
+      expect((await control('POST', 'latency', { delayMs: 'soon' })).status).toBe(400);
+      expect((await control('POST', 'paypal/latency', { delayMs: 1 })).status).toBe(404);
+    } finally {
+      em.emulator.setLatency(0);
+    }
+  });
+});

@@ -7,7 +7,7 @@ import type { RawSettings } from '../providers/types.js';
 import { Emulator } from './server.js';
 
 export { Emulator } from './server.js';
-export type { Fault, FaultKind, LifecycleStep, RecordedRequest } from './server.js';
+export type { Fault, FaultKind, LifecycleStep, RecordedRequest, RequestListener } from './server.js';
 
 /**
  * The credentials each emulated provider accepts: the REFUNDHUB_* variables when a provider is
@@ -40,6 +40,10 @@ export interface CreateEmulatorOptions {
   notifyUrl?: string;
   clock?: Clock;
   logger?: Logger;
+  /** Requests kept per provider in the control API's log (default 200). */
+  requestLogSize?: number;
+  /** Fixed delay on every provider request, ms (benchmarks). */
+  latencyMs?: number;
 }
 
 /** Builds an emulator whose providers accept the given (or env, or demo) credentials. Call `listen()` next. */
@@ -51,6 +55,6 @@ export function createEmulator(options: CreateEmulatorOptions = {}): { emulator:
     // The emulator never calls out, so the base URL is irrelevant to it; any valid one satisfies resolve().
     settings[id] = getProvider(id).config.resolve({ baseUrl: 'http://127.0.0.1', ...credentials[id] });
   }
-  const emulator = new Emulator({ settings: settings as Record<ProviderId, unknown>, notifyUrl: options.notifyUrl, clock: options.clock, logger: options.logger });
+  const emulator = new Emulator({ settings: settings as Record<ProviderId, unknown>, notifyUrl: options.notifyUrl, clock: options.clock, logger: options.logger, requestLogSize: options.requestLogSize, latencyMs: options.latencyMs });
   return { emulator, credentials, usedDemo: usedDemo.filter((id) => !options.credentials?.[id]) };
 }

@@ -39,7 +39,15 @@ export interface RecordedRequest {
   method: string;
   path: string;
   headers: Record<string, string | undefined>;
+  /** When it arrived, by the emulator's clock (ISO). */
   time: string;
+  /**
+   * Wall-clock epoch ms (fractional) when the request arrived and when its response was finished
+   * (or its socket dropped); `endMs` is null while it is in flight. The emulator's own real time,
+   * whatever its clock, so tests can tell whether two requests for one refund overlapped.
+   */
+  startMs: number;
+  endMs: number | null;
 }
 
 export interface EmulatorOptions {
@@ -49,9 +57,14 @@ export interface EmulatorOptions {
   notifyUrl?: string;
   clock?: Clock;
   logger?: Logger;
-  /** Requests kept per provider for `GET /_emulator/{provider}/requests`. */
+  /** Requests kept per provider for `GET /_emulator/{provider}/requests`. Default 200. */
   requestLogSize?: number;
+  /** Fixed delay before every provider request is answered (benchmarks), ms; default 0. */
+  latencyMs?: number;
 }
+
+/** Called once per provider request when its response is finished (tests keep every one). */
+export type RequestListener = (provider: ProviderId, request: RecordedRequest) => void;
 
 interface ProviderState {
   refunds: Map<string, NativeRefund>;
@@ -71,12 +84,20 @@ export class Emulator {
   private readonly prefixes: Array<{ prefix: string; provider: ProviderModule<any> }>;
   /** Notification deliveries still in flight, so tests and shutdown can wait for them. */
   private readonly inflight = new Set<Promise<void>>();
+  private readonly listeners = new Set<RequestListener>();
   notifyUrl: string | undefined;
+  /**
+   * Fixed delay added to every provider request (all providers, or per provider through
+   * `latencyByProvider`), unlike the `latency` fault, which is counted down. Reset keeps it.
+   */
+  latencyMs: number;
+  readonly latencyByProvider = new Map<ProviderId, number>();
 
   constructor(private readonly options: EmulatorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.logSize = options.requestLogSize ?? 200;
+    this.latencyMs = options.latencyMs ?? 0;
     this.notifyUrl = options.notifyUrl;
     for (const id of PROVIDER_IDS) this.state.set(id, { refunds: new Map(), faults: [], requests: [], timers: new Set() });
     // Longest prefix first, so `onekey/v3` can never be shadowed by a shorter one.
@@ -190,6 +211,24 @@ export class Emulator {
     return [...this.st(providerId).requests];
   }
 
+  /**
+   * Streams every provider request to `listener` when it ends, beyond the bounded log (a cluster
+   * test records thousands). Returns the unsubscribe function.
+   */
+  onRequest(listener: RequestListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Sets the fixed per-request delay of one provider, or of all when `providerId` is omitted. */
+  setLatency(delayMs: number, providerId?: ProviderId): void {
+    if (providerId) this.latencyByProvider.set(providerId, delayMs);
+    else {
+      this.latencyMs = delayMs;
+      this.latencyByProvider.clear();
+    }
+  }
+
   reset(): void {
     for (const st of this.state.values()) {
       for (const t of st.timers) clearTimeout(t);
@@ -250,8 +289,24 @@ export class Emulator {
     if (!match) return send(res, { status: 404, body: { error: `no emulator mounted at ${path}` } });
     const provider = match.provider;
     const st = this.st(provider.id);
-    st.requests.push({ method: req.method ?? 'GET', path: path + redactQuery(url.search), headers: maskHeaders(headers), time: new Date(this.clock.now()).toISOString() });
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: path + redactQuery(url.search),
+      headers: maskHeaders(headers),
+      time: new Date(this.clock.now()).toISOString(),
+      startMs: wallMs(),
+      endMs: null,
+    };
+    st.requests.push(recorded);
     if (st.requests.length > this.logSize) st.requests.splice(0, st.requests.length - this.logSize);
+    // 'close' fires for a finished response and for a dropped socket alike, after the last byte left.
+    res.once('close', () => {
+      recorded.endMs = wallMs();
+      for (const l of this.listeners) l(provider.id, recorded);
+    });
+
+    const fixed = this.latencyByProvider.get(provider.id) ?? this.latencyMs;
+    if (fixed > 0) await new Promise((r) => setTimeout(r, fixed));
 
     const fault = st.faults[0];
     if (fault) {
@@ -293,8 +348,6 @@ export class Emulator {
       return { status: 204 };
     }
     if (method === 'DELETE' && parts.length === 2 && parts[1] === 'faults') return { status: 200, body: { cleared: this.clearFaults() } };
-    const [, providerId, action] = parts;
-    if (!providerId || !isProviderId(providerId)) return bad(404, `unknown provider "${providerId ?? ''}"`);
     let json: Record<string, unknown> = {};
     if (method === 'POST' && body.length) {
       try {
@@ -305,6 +358,10 @@ export class Emulator {
         return bad(400, 'body is not valid JSON');
       }
     }
+    if (method === 'POST' && parts.length === 2 && parts[1] === 'latency') return this.latencyControl(json);
+    const [, providerId, action] = parts;
+    if (!providerId || !isProviderId(providerId)) return bad(404, `unknown provider "${providerId ?? ''}"`);
+    if (action === 'latency' && method === 'POST' && parts.length === 3) return this.latencyControl(json, providerId);
     if (action === 'refunds' && method === 'POST') {
       const refund = json.refund ?? {};
       if (typeof refund !== 'object' || refund === null || Array.isArray(refund)) return bad(400, '"refund" must be an object');
@@ -339,6 +396,19 @@ export class Emulator {
     if (action === 'requests' && method === 'GET') return { status: 200, body: { data: this.requests(providerId) } };
     return bad(404, `no control route ${method} ${path}`);
   }
+
+  /** `POST /_emulator[/{provider}]/latency {"delayMs": 100}`: a fixed delay on every request (0 turns it off). */
+  private latencyControl(json: Record<string, unknown>, providerId?: ProviderId): EmulatorResponse {
+    const delayMs = json.delayMs;
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0 || delayMs > 60_000) return bad(400, '"delayMs" must be a number from 0 to 60000');
+    this.setLatency(delayMs, providerId);
+    return { status: 200, body: { delayMs, ...(providerId ? { provider: providerId } : {}) } };
+  }
+}
+
+/** Real time with sub-millisecond precision, immune to a test's clock. */
+function wallMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function bad(status: number, message: string): EmulatorResponse {
