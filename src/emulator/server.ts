@@ -87,6 +87,12 @@ export class Emulator {
   private readonly listeners = new Set<RequestListener>();
   notifyUrl: string | undefined;
   /**
+   * Several receivers taking turns (a cluster's API nodes behind no load balancer): when set,
+   * each notification goes to the next one, and `notifyUrl` is not used.
+   */
+  notifyUrls: string[] = [];
+  private notifyTurn = 0;
+  /**
    * Fixed delay added to every provider request (all providers, or per provider through
    * `latencyByProvider`), unlike the `latency` fault, which is counted down. Reset keeps it.
    */
@@ -252,10 +258,11 @@ export class Emulator {
   }
 
   private notify(provider: ProviderModule<any>, refund: NativeRefund): void {
-    if (!this.notifyUrl) return;
+    const base = this.notifyUrls.length ? this.notifyUrls[this.notifyTurn++ % this.notifyUrls.length] : this.notifyUrl;
+    if (!base) return;
     const n = provider.emulator.notification(refund, this.options.settings[provider.id], this.clock.now());
     if (!n) return;
-    const url = `${this.notifyUrl.replace(/\/+$/, '')}/${provider.id}`;
+    const url = `${base.replace(/\/+$/, '')}/${provider.id}`;
     const p = (async () => {
       // Providers retry a few times on failure; so do we, briefly, so a receiver that is still starting does not miss it.
       for (let attempt = 1; attempt <= 3; attempt++) {
