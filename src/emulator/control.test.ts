@@ -79,8 +79,11 @@ describe('request timing and the fixed latency', () => {
     expect(r).toMatchObject({ provider: 'ziina', path: `/ziina/api/refund/${id}` });
     expect(r.startMs).toBeGreaterThanOrEqual(before - 1);
     expect(r.endMs! - r.startMs).toBeGreaterThanOrEqual(115);
-    const { data } = (await (await control('GET', 'ziina/requests')).json()) as { data: Array<{ startMs: number; endMs: number | null }> };
-    expect(data).toHaveLength(2);
+    em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 1, retryAfterS: 3 });
+    expect((await getZiina(id)).status).toBe(429);
+    const { data } = (await (await control('GET', 'ziina/requests')).json()) as { data: Array<{ startMs: number; endMs: number | null; status: number | null }> };
+    expect(data).toHaveLength(3);
+    expect(data.map((d) => d.status)).toEqual([200, 200, 429]);
     expect(data.every((d) => typeof d.startMs === 'number' && d.endMs !== null && d.endMs >= d.startMs)).toBe(true);
   });
 

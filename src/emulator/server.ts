@@ -48,6 +48,8 @@ export interface RecordedRequest {
    */
   startMs: number;
   endMs: number | null;
+  /** The HTTP status answered (a 429 fault, ...), null while in flight or when the socket was dropped. */
+  status: number | null;
 }
 
 export interface EmulatorOptions {
@@ -303,12 +305,14 @@ export class Emulator {
       time: new Date(this.clock.now()).toISOString(),
       startMs: wallMs(),
       endMs: null,
+      status: null,
     };
     st.requests.push(recorded);
     if (st.requests.length > this.logSize) st.requests.splice(0, st.requests.length - this.logSize);
     // 'close' fires for a finished response and for a dropped socket alike, after the last byte left.
     res.once('close', () => {
       recorded.endMs = wallMs();
+      if (res.headersSent) recorded.status = res.statusCode;
       for (const l of this.listeners) l(provider.id, recorded);
     });
 

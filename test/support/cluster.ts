@@ -172,12 +172,13 @@ export interface TimedRequest {
   path: string;
   startMs: number;
   endMs: number;
+  status: number | null;
 }
 
 /** Keeps every provider request the emulator finishes (its own log is bounded). */
 export function recordRequests(emulator: { onRequest(l: (p: ProviderId, r: RecordedRequest) => void): () => void }): { all: TimedRequest[]; stop(): void } {
   const all: TimedRequest[] = [];
-  const stop = emulator.onRequest((provider, r) => all.push({ provider, path: r.path, startMs: r.startMs, endMs: r.endMs ?? r.startMs }));
+  const stop = emulator.onRequest((provider, r) => all.push({ provider, path: r.path, startMs: r.startMs, endMs: r.endMs ?? r.startMs, status: r.status }));
   return { all, stop };
 }
 
