@@ -7,8 +7,8 @@ import { DEFAULT_ACCOUNT, loadConfig } from './config/index.js';
 import type { TrackedRefund } from './domain/events.js';
 import type { ProviderId, RefundStatus } from './domain/refund.js';
 import { PROVIDER_IDS } from './domain/refund.js';
-import { RefundHubError } from './errors.js';
-import { createBackgroundTracker, receiveNotification, recoverPendingNotifications, type IngestDeps } from './ingest/receive.js';
+import { RefundHubError, toRefundHubError } from './errors.js';
+import { createBackgroundTracker, receiveNotification, recoverPendingNotifications, settleNotifications, type IngestDeps, type RequestSync } from './ingest/receive.js';
 import { PURGE_INTERVAL_MS, purgeNotifications } from './ingest/retention.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
@@ -16,14 +16,18 @@ import type { Metrics } from './metrics.js';
 import { createGaugeCache, createMetrics } from './metrics.js';
 import { createDeliverer, type Deliverer, type DelivererOptions } from './notify/deliverer.js';
 import { countPendingDeliveries } from './notify/outbox.js';
-import { createPoller, type Poller } from './poller/poller.js';
+import { createPoller, DEFAULT_CONCURRENCY, type Poller } from './poller/poller.js';
 import { createScheduler, type SchedulerOptions } from './poller/schedule.js';
+import { createJobQueue, DELIVER_QUEUE, syncQueueName, type DeliverJobData, type JobQueue, type JobQueueOptions, type QueueName, type SyncJobData } from './queue/job-queue.js';
+import { createQueueMetrics, setJobGauges } from './queue/metrics.js';
+import { createQueueWorker, DEFAULT_STOP_TIMEOUT_MS, DEFAULT_WORKER_CONCURRENCY, type QueueWorker, type WorkerHandler } from './queue/worker.js';
 import type { Db, Store } from './store/index.js';
-import { createStore, DEFAULT_DATABASE_URL } from './store/index.js';
-import { countByStatus, countDue, getHistory, getTracked, listTracked, type RefundKey } from './store/refunds.js';
+import { createStore, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './store/index.js';
+import { PgRefundLock } from './store/refund-lock.js';
+import { claimDue, countByStatus, countDue, getHistory, getTracked, listTracked, type RefundKey } from './store/refunds.js';
 import { KeyedLock } from './sync/lock.js';
 import { allowPrivateWebhookUrlsFromEnv } from './notify/endpoints.js';
-import { syncRefund, type SyncDeps, type SyncResult, type SyncSource } from './sync/sync-refund.js';
+import { DEFAULT_RATE_LIMIT_PAUSE_MS, syncRefund, type SyncDeps, type SyncResult, type SyncSource } from './sync/sync-refund.js';
 import type { Transport, TransportOptions } from './transport/http.js';
 import { createTransport, DEFAULT_MAX_RETRY_AFTER_MS, worstCaseSendMs } from './transport/http.js';
 
@@ -33,7 +37,36 @@ import { createTransport, DEFAULT_MAX_RETRY_AFTER_MS, worstCaseSendMs } from './
  * the CLI commands and the end-to-end tests all build a RefundHub through here.
  */
 
+/**
+ * The parts a process runs. `api`: the HTTP API, notification intake and the immediate fetches of
+ * track and refresh. `worker`: polling, notification re-fetches and webhook deliveries. Both is one
+ * process doing everything (SQLite always; plain `serve` on PostgreSQL). One role alone needs
+ * PostgreSQL: the job queue hands work from API nodes to workers.
+ */
+export interface HubRoles {
+  api: boolean;
+  worker: boolean;
+}
+
+export interface WorkerSettings {
+  /** Jobs in flight per process, all queues together (default DEFAULT_WORKER_CONCURRENCY, 16). */
+  concurrency?: number;
+  /** Grace for jobs in hand when stopping before they go back to the queue (default 20 s). */
+  stopTimeoutMs?: number;
+  /** How often empty queues are asked again, ms (default 1000; a local enqueue asks at once). */
+  pollIntervalMs?: number;
+  /** Job queue settings (leases, retries, maintenance interval). */
+  queue?: Omit<JobQueueOptions, 'connectionString' | 'store' | 'logger'>;
+}
+
+/** Due refunds (per provider) or deliveries claimed per dispatcher statement. */
+export const DISPATCH_BATCH = 500;
+
 export interface CreateRefundHubOptions {
+  /** Which parts this process runs (default both). Api-only or worker-only needs PostgreSQL. */
+  roles?: Partial<HubRoles>;
+  /** The worker part on PostgreSQL (`refundhub worker`, plain `serve`). */
+  worker?: WorkerSettings;
   /** `sqlite:PATH` or `postgres://...`; default REFUNDHUB_DATABASE_URL, then `sqlite:./refundhub.db`. */
   databaseUrl?: string;
   config?: LoadedConfig;
@@ -87,6 +120,11 @@ export interface NotificationInput {
 }
 
 export interface RefundHub {
+  readonly roles: HubRoles;
+  /** The job queue (PostgreSQL only): API nodes enqueue, workers take. */
+  readonly queue: JobQueue | undefined;
+  /** The job runner of the worker role on PostgreSQL. */
+  readonly worker: QueueWorker | undefined;
   /** Whether webhook endpoints may target internal addresses (see CreateRefundHubOptions). */
   readonly allowPrivateWebhookUrls: boolean;
   readonly store: Store;
@@ -137,7 +175,33 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
   const metrics = options.metrics ?? createMetrics();
   const config = options.config ?? loadConfig({ env, file: options.configFile });
   const maxRetryAfterMs = options.maxRetryAfterMs ?? maxRetryAfterFromEnv(env);
-  const store = await createStore(options.databaseUrl ?? env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL);
+  const databaseUrl = options.databaseUrl ?? env.REFUNDHUB_DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const roles: HubRoles = { api: options.roles?.api ?? true, worker: options.roles?.worker ?? true };
+  if (!roles.api && !roles.worker) throw new RefundHubError('invalid_input', 'a RefundHub process needs at least one role (api, worker)');
+  const { dialect } = parseDatabaseUrl(databaseUrl);
+  if (dialect === 'sqlite' && !(roles.api && roles.worker)) {
+    throw new RefundHubError(
+      'invalid_input',
+      `${roles.worker ? '`refundhub worker`' : '`refundhub serve --no-worker`'} needs PostgreSQL (REFUNDHUB_DATABASE_URL=postgres://...): on SQLite, plain \`refundhub serve\` runs the API, polling and deliveries in one process`,
+    );
+  }
+  const workerConcurrency = options.worker?.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
+  if (!Number.isInteger(workerConcurrency) || workerConcurrency < 1 || workerConcurrency > 1000) throw new RefundHubError('invalid_input', `worker concurrency must be a whole number from 1 to 1000, got ${String(workerConcurrency)}`);
+  const store = await createStore(databaseUrl);
+  // On PostgreSQL, one sync of a refund at a time across every process (PgRefundLock, with this
+  // process's KeyedLock in front); its pool holds one connection per refund being synced, so it is
+  // sized to the worker's jobs plus the API's immediate fetches.
+  const refundLock = store.dialect === 'postgres' ? new PgRefundLock({ connectionString: databaseUrl, maxConnections: (roles.worker ? workerConcurrency : 0) + (roles.api ? 10 : 0), logger }) : undefined;
+  let jobQueue: JobQueue | undefined;
+  if (store.dialect === 'postgres') {
+    try {
+      jobQueue = await createJobQueue({ connectionString: databaseUrl, logger, ...options.worker?.queue });
+    } catch (e) {
+      await refundLock?.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      throw e;
+    }
+  }
   const ownsTransport = !(options.transport && typeof (options.transport as Transport).send === 'function');
   const transportOptions: TransportOptions = ownsTransport ? ((options.transport as TransportOptions | undefined) ?? {}) : {};
   const transport: Transport = ownsTransport
@@ -161,7 +225,8 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     logger,
     metrics,
     schedule: createScheduler({ ...options.scheduler, config }),
-    locks: new KeyedLock(),
+    locks: refundLock ?? new KeyedLock(),
+    maxRetryAfterMs,
   };
 
   // Per-provider limits from the config file win over the one default given here.
@@ -187,9 +252,98 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
 
   const tracker = createBackgroundTracker();
   const drain = (): Promise<void> => tracker.drain();
-  const ingestDeps: IngestDeps = { ...syncDeps, config, background: tracker.track, requestSync: poller.requestSync };
+  // Notification re-fetches: in the provider's lane (one process), or on PostgreSQL a sync job for
+  // the workers, ahead of the polling backlog. The notification stays `pending` until the job ends
+  // (the worker settles it); one whose enqueue failed is enqueued again by the workers' recovery.
+  const enqueueRefetch: RequestSync | undefined = jobQueue
+    ? (key, o = {}) =>
+        jobQueue.enqueueSync({ ...key, source: o.source ?? 'notification' }, { priority: 1 }).then(
+          () => ({ outcome: 'skipped' as const, reason: 'queued for a worker' }),
+          (e: Error) => {
+            logger.warn({ provider: key.provider, refundId: key.id, err: { message: e.message } }, 'could not enqueue the notification re-fetch; recovery will');
+            return { outcome: 'skipped' as const, reason: 'could not enqueue' };
+          },
+        )
+    : undefined;
+  const ingestDeps: IngestDeps = { ...syncDeps, config, background: tracker.track, requestSync: enqueueRefetch ?? poller.requestSync };
   const allowPrivateWebhookUrls = options.allowPrivateWebhookUrls ?? allowPrivateWebhookUrlsFromEnv(env);
   const deliverer = createDeliverer({ allowPrivateUrls: allowPrivateWebhookUrls, ...options.deliverer, store, clock, logger, metrics });
+
+  const queueMetrics = jobQueue ? createQueueMetrics(metrics.registry) : undefined;
+  // Same lease as the poller's lanes: a claimed refund waits in the queue under it, and one the
+  // queue has not run by then is claimed again (the singleton key keeps it queued once).
+  const dueLeaseMs = Math.max(options.poller?.leaseMs ?? 5 * 60_000, 2 * worstCaseSendMs(transportOptions));
+
+  /** One job: a sync of one refund (poll, notification, or a retry after a pause), or one delivery. */
+  const handleJob: WorkerHandler = async (queueName, job) => {
+    if (queueName === DELIVER_QUEUE) {
+      await deliverer.attemptById((job.data as DeliverJobData).deliveryId);
+      return;
+    }
+    const data = job.data as SyncJobData;
+    const key: RefundKey = { provider: data.provider, account: data.account, id: data.id };
+    const fetchStartedAt = clock.now();
+    try {
+      await syncRefund(syncDeps, { ...key, source: data.source, currency: data.currency ?? null });
+      if (data.source === 'notification') await settleNotifications(syncDeps, key, { outcome: 'synced' }, fetchStartedAt);
+    } catch (e) {
+      const err = toRefundHubError(e, data.provider);
+      if (err.code === 'rate_limited') {
+        // Paused (here or by another worker): the same job again when the pause ends, neither
+        // failed (pg-boss's backoff knows nothing of Retry-After) nor lost. Its notifications stay
+        // pending for it. If the enqueue fails, throwing makes pg-boss retry this one.
+        const waitMs = Math.min(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS, maxRetryAfterMs);
+        await jobQueue!.enqueueSync(data, { startAfter: new Date(Date.now() + waitMs), priority: data.source === 'poll' ? 0 : 1 });
+        return;
+      }
+      if (data.source === 'notification') await settleNotifications(syncDeps, key, { outcome: 'failed', error: err }, fetchStartedAt);
+      // Our own database (or the refund lock) failing: pg-boss retries the job with backoff. Any
+      // other error the spine recorded on a tracked refund, which its schedule retries.
+      if (err.code === 'store_error') throw err;
+    }
+  };
+  const limits: Partial<Record<QueueName, number>> = {};
+  for (const p of PROVIDER_IDS) limits[syncQueueName(p)] = concurrency[p] ?? DEFAULT_CONCURRENCY;
+  const worker =
+    jobQueue && roles.worker
+      ? createQueueWorker({ queue: jobQueue, handler: handleJob, concurrency: workerConcurrency, limits, pollIntervalMs: options.worker?.pollIntervalMs, logger, metrics: queueMetrics })
+      : undefined;
+
+  /**
+   * The workers' "what is due" (PostgreSQL): due refunds claimed per provider under a lease in one
+   * statement (so two workers never enqueue the same refund; the singleton key also de-duplicates),
+   * due deliveries claimed the same way, each handed to the queue.
+   */
+  async function dispatchDue(): Promise<void> {
+    const now = clock.now();
+    for (const provider of PROVIDER_IDS) {
+      for (let round = 0; round < 20; round++) {
+        const claimed = await claimDue(store.db, now, DISPATCH_BATCH, dueLeaseMs, { provider });
+        if (claimed.length) await jobQueue!.enqueueSyncs(claimed.map((c) => ({ provider: c.provider, account: c.account, id: c.id, source: 'poll' as const, currency: c.currencyHint })));
+        if (claimed.length < DISPATCH_BATCH) break;
+      }
+    }
+    for (let round = 0; round < 20; round++) {
+      const claims = await deliverer.claim(DISPATCH_BATCH);
+      for (const c of claims) await jobQueue!.enqueueDelivery({ deliveryId: c.id });
+      if (claims.length < DISPATCH_BATCH) break;
+    }
+  }
+  const dispatchIntervalMs = options.poller?.intervalMs ?? 1000;
+  let dispatchTimer: NodeJS.Timeout | undefined;
+  let dispatching: Promise<void> | undefined;
+  let dispatchStopped = false;
+  const dispatchLoop = (): void => {
+    dispatching = dispatchDue()
+      .catch((e: Error) => logger.warn({ err: { message: e.message } }, 'dispatcher: could not hand due work to the queue; trying again'))
+      .finally(() => {
+        dispatching = undefined;
+        if (!dispatchStopped) {
+          dispatchTimer = setTimeout(dispatchLoop, dispatchIntervalMs);
+          dispatchTimer.unref();
+        }
+      });
+  };
 
   function key(provider: string, id: string, account: string | undefined): RefundKey {
     const v = client.validate(provider, id);
@@ -208,6 +362,7 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
       metrics.queueDepth.set({ queue: 'pending_deliveries' }, Number(pendingDeliveries));
       metrics.refundsByStatus.reset();
       for (const [status, n] of Object.entries(byStatus as Record<RefundStatus, number>)) metrics.refundsByStatus.set({ status }, Number(n));
+      if (jobQueue && queueMetrics) setJobGauges(queueMetrics, await jobQueue.stats());
     },
     { now: () => clock.now(), onError: (err) => logger.warn({ err }, 'metrics: gauge refresh failed') },
   );
@@ -217,7 +372,8 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
   // Notifications answered but not yet re-fetched (a crash in between) are picked up again: at
   // start, then every 30 s.
   let recoveryTimer: NodeJS.Timeout | undefined;
-  const recover = (): void => tracker.track(recoverPendingNotifications(ingestDeps));
+  // With the queue, a notification younger than 30 s is most likely still queued: leave it be.
+  const recover = (): void => tracker.track(recoverPendingNotifications(ingestDeps, jobQueue ? { olderThanMs: 30_000 } : {}));
   // Notification retention: at start, then hourly, in bounded batches. Idempotent, so every node
   // of a cluster may run it (deletes by id; a row two nodes both pick is deleted once).
   let purgeTimer: NodeJS.Timeout | undefined;
@@ -230,6 +386,9 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     );
 
   const hub: RefundHub = {
+    roles,
+    queue: jobQueue,
+    worker,
     allowPrivateWebhookUrls,
     store,
     db: store.db,
@@ -245,8 +404,15 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
     start() {
       if (started) return;
       started = true;
-      poller.start();
-      deliverer.start();
+      // An API-only node (PostgreSQL) never polls, delivers or recovers: the workers do.
+      if (!roles.worker) return;
+      if (worker) {
+        worker.start();
+        dispatchLoop();
+      } else {
+        poller.start();
+        deliverer.start();
+      }
       recover();
       recoveryTimer = setInterval(recover, 30_000);
       recoveryTimer.unref();
@@ -259,8 +425,15 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
       stopped = true;
       if (recoveryTimer) clearInterval(recoveryTimer);
       if (purgeTimer) clearInterval(purgeTimer);
+      dispatchStopped = true;
+      if (dispatchTimer) clearTimeout(dispatchTimer);
+      await dispatching;
+      // Jobs in hand finish within the grace or go back to the queue for another worker.
+      await worker?.stop(options.worker?.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
       await Promise.allSettled([poller.stop(), deliverer.stop()]);
       await drain();
+      await jobQueue?.stop({ timeoutMs: 1000 }).catch((e: Error) => logger.warn({ err: { message: e.message } }, 'job queue did not stop cleanly'));
+      await refundLock?.close().catch(() => undefined);
       await client.close();
       if (ownsTransport) await transport.close();
       await store.close();

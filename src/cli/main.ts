@@ -10,6 +10,7 @@ import { register as registerMigrateStore } from './commands/migrate-store.js';
 import { register as registerProviders } from './commands/providers.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerTrack } from './commands/track.js';
+import { register as registerWorker } from './commands/worker.js';
 import { CliExit } from './output.js';
 
 export function buildProgram(): Command {
@@ -20,7 +21,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file with named accounts (default: $REFUNDHUB_CONFIG, then ./refundhub.config.json)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerTrack, registerList, registerHistory, registerKeys, registerMigrate, registerMigrateStore, registerDemo]) {
+  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerWorker, registerTrack, registerList, registerHistory, registerKeys, registerMigrate, registerMigrateStore, registerDemo]) {
     register(program);
   }
   return program;

@@ -302,6 +302,41 @@ async function refetch(deps: RefetchDeps, notificationIds: number[], key: Refund
   }
 }
 
+/**
+ * Records how a worker's re-fetch (a sync job with source `notification`, PostgreSQL) ended on the
+ * notifications it answers: every `pending` one about `key` received up to `fetchStartedAt` (the
+ * fetch read the provider after them, so it saw what they announce). A later one stays pending for
+ * its own job. As in `refetch`, a retryable failure on a refund that is not tracked keeps them
+ * pending for recovery, for RETRY_UNTRACKED_FOR_MS after they arrived.
+ */
+export async function settleNotifications(deps: SyncDeps, key: RefundKey, result: Exclude<RequestedSync, { outcome: 'skipped' }>, fetchStartedAt: number): Promise<void> {
+  let outcome = 'synced';
+  let error: string | null = null;
+  let receivedBefore = fetchStartedAt;
+  if (result.outcome === 'failed') {
+    const err = result.error;
+    outcome = 'failed';
+    error = `${err.code}: ${err.message}`.slice(0, 500);
+    if (err.retryable) {
+      const tracked = await getRefundRow(deps.store.db, key).catch(() => undefined);
+      if (!tracked) receivedBefore = Math.min(fetchStartedAt, deps.clock.now() - RETRY_UNTRACKED_FOR_MS);
+    }
+  }
+  try {
+    await deps.store.db
+      .updateTable('notifications')
+      .set({ outcome, processed_at: deps.clock.now(), error })
+      .where('provider', '=', key.provider)
+      .where('account', '=', key.account)
+      .where('refund_id', '=', key.id)
+      .where('outcome', '=', 'pending')
+      .where('received_at', '<=', receivedBefore)
+      .execute();
+  } catch (e) {
+    deps.logger.error({ err: (e as Error).message, provider: key.provider, refundId: key.id }, 'could not record notification outcome');
+  }
+}
+
 export interface RecoverOptions {
   /** Only notifications received at least this long ago (default 5 s: younger ones are still being handled). */
   olderThanMs?: number;

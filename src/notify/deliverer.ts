@@ -71,6 +71,18 @@ export interface DelivererOptions {
 export interface Deliverer {
   /** Claims what is due now and attempts it; resolves with the number of deliveries attempted. */
   tick(): Promise<number>;
+  /**
+   * "What is due": claims up to `limit` (default batchSize) due deliveries under the lease. The
+   * in-process loop attempts them itself; on PostgreSQL the worker's dispatcher enqueues each one.
+   */
+  claim(limit?: number): Promise<ClaimedDelivery[]>;
+  /** Attempts one claimed delivery and records the attempt (same payload bytes and event id every time). */
+  attempt(claim: ClaimedDelivery): Promise<void>;
+  /**
+   * Attempts the delivery `id` under the lease its claim left on the row (a delivery job): nothing
+   * when it is no longer pending or not claimed. Resolves false when there was nothing to do.
+   */
+  attemptById(id: string): Promise<boolean>;
   /** Runs `tick` in a loop every `intervalMs` (sooner while full batches keep coming). */
   start(): void;
   /** Stops the loop, waits for the attempt in flight, releases connections. */
@@ -253,6 +265,18 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     else logger.info({ ...log, nextAttemptAt }, 'webhook delivery failed; will retry');
   }
 
+  async function attemptById(id: string): Promise<boolean> {
+    const row = await store.db
+      .selectFrom('deliveries')
+      .select(['id', 'event_id', 'endpoint_id', 'attempts', 'status', 'locked_until'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    // Succeeded or given up meanwhile (a duplicate job), or never claimed: nothing to attempt.
+    if (!row || row.status !== 'pending' || row.locked_until === null) return false;
+    await deliver({ id: row.id, eventId: row.event_id, endpointId: row.endpoint_id, attempts: Number(row.attempts), leaseUntil: Number(row.locked_until) });
+    return true;
+  }
+
   async function tick(): Promise<number> {
     const claims = await claimDeliveries(store.db, clock.now(), batchSize, leaseMs);
     let next = 0;
@@ -293,6 +317,9 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
 
   return {
     tick,
+    claim: (limit = batchSize) => claimDeliveries(store.db, clock.now(), limit, leaseMs),
+    attempt: deliver,
+    attemptById,
     start() {
       if (running) return;
       running = true;

@@ -4,12 +4,12 @@ import type { ProviderId } from '../domain/refund.js';
 import { PROVIDER_IDS } from '../domain/refund.js';
 import { RefundHubError, toRefundHubError } from '../errors.js';
 import { claimDue, claimRefund, refundKeyString, type ClaimedRefund, type RefundKey } from '../store/refunds.js';
-import { syncRefund, type SyncDeps, type SyncSource } from '../sync/sync-refund.js';
+import { DEFAULT_RATE_LIMIT_PAUSE_MS, syncRefund, type SyncDeps, type SyncSource } from '../sync/sync-refund.js';
 import { DEFAULT_MAX_RETRY_AFTER_MS, worstCaseSendMs } from '../transport/http.js';
 
 export const DEFAULT_CONCURRENCY = 4;
-/** How long to hold off a provider that rate-limited us without saying for how long. */
-export const DEFAULT_RATE_LIMIT_PAUSE_MS = 60_000;
+/** How long to hold off a provider that rate-limited us without saying for how long (the spine's rule). */
+export { DEFAULT_RATE_LIMIT_PAUSE_MS };
 /** Re-fetches waiting per provider lane: enough to absorb a burst of notifications, small enough to hold in memory. */
 export const DEFAULT_MAX_QUEUED = 1000;
 

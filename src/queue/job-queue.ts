@@ -127,6 +127,17 @@ export interface JobQueue {
   enqueueDelivery(job: DeliverJobData, options?: EnqueueOptions): Promise<string | null>;
   /** Takes jobs from `queue`, at most `concurrency` at once in this process (default 1). */
   work<Q extends QueueName>(queue: Q, options: { concurrency?: number }, handler: JobHandler<JobData<Q>>): Promise<void>;
+  /**
+   * Takes up to `limit` jobs of `queue` for a caller that runs them itself (the worker's fair
+   * scheduler, src/queue/worker.ts). Each must end with `complete` or `fail`; one that does not is
+   * failed over by pg-boss when its lease (`expireInSeconds`) runs out, and retried.
+   */
+  fetch<Q extends QueueName>(queue: Q, limit: number): Promise<Array<FetchedJob<JobData<Q>>>>;
+  complete(queue: QueueName, id: string): Promise<void>;
+  /** Fails the job back to the queue: pg-boss retries it with backoff (up to the retry limit). */
+  fail(queue: QueueName, id: string, message: string): Promise<void>;
+  /** Called with the queue's name when this process enqueues a job that may start now. */
+  onEnqueued(listener: (queue: QueueName) => void): void;
   /** Jobs by queue and state (one query over pg-boss's job table). */
   stats(): Promise<QueueStats>;
   /**
@@ -136,6 +147,9 @@ export interface JobQueue {
    */
   stop(options?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
 }
+
+/** A job taken with `fetch`: what a handler gets, without the signal (the caller owns the lease). */
+export type FetchedJob<T> = Omit<QueueJob<T>, 'signal'> & { expireInSeconds: number };
 
 export interface EnqueueOptions {
   /** Not before this time (a retry schedule, a provider pause). */
@@ -217,7 +231,9 @@ export async function createJobQueue(options: JobQueueOptions): Promise<JobQueue
   let stopped: Promise<void> | undefined;
 
   // A job enqueued in this process wakes one of its local loops now instead of at its next poll.
+  const enqueueListeners = new Set<(queue: QueueName) => void>();
   const wake = (queue: QueueName) => {
+    for (const l of enqueueListeners) l(queue);
     const ids = workerIds.get(queue);
     if (ids?.length) boss.notifyWorker(ids[Math.floor(Math.random() * ids.length)]!);
   };
@@ -272,6 +288,28 @@ export async function createJobQueue(options: JobQueueOptions): Promise<JobQueue
         });
         ids.push(id);
       }
+    },
+
+    async fetch(name, limit) {
+      if (stopping) return [];
+      const jobs = await boss.fetch<any>(name, { batchSize: Math.max(1, Math.floor(limit)), includeMetadata: true });
+      return jobs.map((job) => {
+        const readyAt = Math.max(new Date(job.createdOn).getTime(), new Date(job.startAfter).getTime());
+        return { id: job.id, queue: name, data: job.data, retryCount: job.retryCount, waitedMs: Math.max(0, new Date(job.startedOn).getTime() - readyAt), expireInSeconds: job.expireInSeconds };
+      });
+    },
+
+    async complete(name, id) {
+      await boss.complete(name, id);
+    },
+
+    async fail(name, id, message) {
+      // Stored on the job row: the message only, credentials in URLs masked.
+      await boss.fail(name, id, { message: redactMessage(message) });
+    },
+
+    onEnqueued(listener) {
+      enqueueListeners.add(listener);
     },
 
     async stats() {

@@ -13,10 +13,12 @@ import type { Metrics } from '../metrics.js';
 import { enqueueDeliveries } from '../notify/outbox.js';
 import type { Scheduler } from '../poller/schedule.js';
 import type { Db, Store } from '../store/index.js';
-import { getRefundRow, getRefundRowForUpdate, refundKeyString, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
+import { getRefundRow, getRefundRowForUpdate, refundKeyString, rescheduleCheck, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
 import type { RefundsTable } from '../store/schema.js';
 import { storableText } from '../store/text.js';
-import type { KeyedLock } from './lock.js';
+import { pausedUntil, pauseProvider } from '../store/provider-pauses.js';
+import type { RefundLock } from '../store/refund-lock.js';
+import { DEFAULT_MAX_RETRY_AFTER_MS } from '../transport/http.js';
 import { withWriteTransaction } from './write-tx.js';
 
 /** Everything the spine needs, passed in (the composition root builds it once). */
@@ -27,8 +29,17 @@ export interface SyncDeps {
   logger: Logger;
   metrics?: Metrics;
   schedule: Scheduler;
-  locks: KeyedLock;
+  /**
+   * One sync of a refund at a time: a KeyedLock (one process; SQLite), or on PostgreSQL a
+   * PgRefundLock (src/store/refund-lock.ts), which covers every process on the database.
+   */
+  locks: RefundLock;
+  /** Longest provider pause after a 429, whatever its Retry-After says (default 1 hour). */
+  maxRetryAfterMs?: number;
 }
+
+/** How long to hold off a provider that rate-limited us without saying for how long. */
+export const DEFAULT_RATE_LIMIT_PAUSE_MS = 60_000;
 
 /**
  * Who asked for the sync; recorded on every history row: `poll` (the poller), `notification` (a
@@ -160,12 +171,32 @@ async function syncLocked(deps: SyncDeps, key: RefundKey, req: SyncRequest): Pro
   }
   const hint = req.currency?.trim() ? req.currency.trim().toUpperCase() : (before?.currency_hint ?? null);
 
+  // A provider account paused after a 429 (by any process on this database) gets no call until the
+  // pause ends; the caller hears rate_limited with the time left, as if the provider had said it.
+  // Nothing is recorded on the refund: no call was made, so nothing failed.
+  const pauseEnd = await pausedUntil(store.db, key.provider, key.account, clock.now()).catch((e: Error) => {
+    log.warn({ err: e.message }, 'could not read provider pauses; calling the provider');
+    return null;
+  });
+  if (pauseEnd !== null) {
+    metrics?.syncs.inc({ provider: key.provider, outcome: 'paused' });
+    // A scheduled refund is parked until the pause ends, as a 429 of its own would park it.
+    if (before && before.next_check_at !== null && Number(before.next_check_at) < pauseEnd) {
+      await rescheduleCheck(store.db, key, pauseEnd).catch((e: Error) => log.warn({ err: e.message }, 'could not park the refund until the pause ends'));
+    }
+    throw new RefundHubError('rate_limited', `${key.provider} rate-limited us; not called again until ${new Date(pauseEnd).toISOString()}`, {
+      provider: key.provider,
+      retryAfterMs: Math.max(1, pauseEnd - clock.now()),
+    });
+  }
+
   let fetched: Refund;
   try {
     fetched = applyCurrencyHint(await client.getRefund(key.provider, key.id, { account: key.account }), hint);
   } catch (e) {
     const err = toRefundHubError(e, key.provider);
     metrics?.syncs.inc({ provider: key.provider, outcome: `error:${err.code}` });
+    if (err.code === 'rate_limited') await pauseSafely(deps, key, err, log);
     if (before) await recordErrorSafely(deps, key, err, log);
     log.warn({ code: err.code, retryAfterMs: err.retryAfterMs, tracked: !!before }, `sync failed: ${err.message}`);
     throw err;
@@ -362,6 +393,20 @@ async function recordError(deps: SyncDeps, key: RefundKey, err: RefundHubError):
       last_error_message: storableText(err.message).slice(0, 500),
     });
   });
+}
+
+/**
+ * Records the provider account's pause after a 429 where every process sees it (provider_pauses),
+ * capped by maxRetryAfterMs (the transport caps it too; this also covers a custom connector). Only
+ * ever extends a pause. A failure is logged: the caller still hears rate_limited.
+ */
+async function pauseSafely(deps: SyncDeps, key: RefundKey, err: RefundHubError, log: Logger): Promise<void> {
+  const pauseMs = Math.min(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS, deps.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
+  try {
+    await pauseProvider(deps.store.db, key.provider, key.account, deps.clock.now() + pauseMs);
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'could not record the provider pause');
+  }
 }
 
 /**

@@ -105,17 +105,20 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('Run the HTTP API, the poller and the webhook deliverer in one process (database: $REFUNDHUB_DATABASE_URL)')
+    .description('Run the HTTP API, the poller and the webhook deliverer in one process (database: $REFUNDHUB_DATABASE_URL); with --no-worker (PostgreSQL) the API only')
     .addOption(new Option('--port <port>', 'port to listen on').env('REFUNDHUB_PORT').default('8080'))
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--metrics-port <port>', 'serve /metrics on this port only, not on the API port')
     .option('--metrics-host <host>', 'interface for --metrics-port', '127.0.0.1')
-    .action(async (opts: { port: string; host: string; metricsPort?: string; metricsHost: string }) => {
+    .option('--no-worker', 'API node only (PostgreSQL): no polling, no deliveries; `refundhub worker` processes do them')
+    .action(async (opts: { port: string; host: string; metricsPort?: string; metricsHost: string; worker: boolean }) => {
       await guard(async () => {
         const port = parsePort(opts.port);
         const metricsPort = opts.metricsPort === undefined ? undefined : parsePort(opts.metricsPort, '--metrics-port');
-        const server = await startServer({ port, host: opts.host, metricsPort, metricsHost: opts.metricsHost, hubOptions: { configFile: program.opts().config } });
-        printLine(`RefundHub listening on ${server.url} (database ${server.hub.store.description})`);
+        const hubOptions: CreateRefundHubOptions = { configFile: program.opts().config, roles: { api: true, worker: opts.worker } };
+        const server = await startServer({ port, host: opts.host, metricsPort, metricsHost: opts.metricsHost, hubOptions });
+        const role = server.hub.queue ? (opts.worker ? ', API and an in-process worker' : ', API node only') : '';
+        printLine(`RefundHub listening on ${server.url} (database ${server.hub.store.description}${role})`);
         if (server.metricsUrl) printLine(`Metrics: ${server.metricsUrl}/metrics`);
         printLine(`API reference: ${server.url}/docs`);
         await waitForSignal();
