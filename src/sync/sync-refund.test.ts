@@ -162,6 +162,15 @@ describe('syncRefund', () => {
     expect(row).toMatchObject({ error_count: 2, last_error_code: 'rate_limited' });
     expect(Number(row!.next_check_at)).toBe(eng.clock.now() + 120_000);
 
+    // The provider account is paused for every process on the store: refused with the time left,
+    // nothing more recorded, until the pause ends.
+    eng.clock.advance(119_000);
+    const calls = emu.emulator.requests('stan').length;
+    await expect(syncRefund(eng.deps, { ...key, source: 'api' })).rejects.toMatchObject({ code: 'rate_limited', retryAfterMs: 1000 });
+    expect(emu.emulator.requests('stan').length).toBe(calls);
+    expect(await getRefundRow(eng.store.db, key)).toMatchObject({ error_count: 2 });
+    eng.clock.advance(1000);
+
     // Success clears the error.
     const ok = await syncRefund(eng.deps, { ...key, source: 'poll' });
     expect(ok.refund.tracking.lastError).toBeNull();
