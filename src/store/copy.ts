@@ -41,7 +41,8 @@ export const COPIED_TABLES: readonly TableSpec[] = [
  * within the Retry-After cap (an hour at most); copying one could only hold back a provider the
  * new store's workers are right to call again.
  */
-export const NOT_COPIED: readonly string[] = ['kysely_migration', 'kysely_migration_lock', 'provider_pauses'];
+// `dashboard_sessions`: a browser signs in again on the new store; copying sessions would only copy bearer secrets' hashes.
+export const NOT_COPIED: readonly string[] = ['kysely_migration', 'kysely_migration_lock', 'provider_pauses', 'dashboard_sessions'];
 
 export interface TableCopyResult {
   table: string;

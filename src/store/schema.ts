@@ -149,6 +149,14 @@ export interface ApiKeysTable {
   revoked_at: number | null;
 }
 
+/** A signed-in dashboard browser: the SHA-256 of its session cookie, the API key it signed in with, expiry (epoch ms). */
+export interface DashboardSessionsTable {
+  id_hash: string;
+  key_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   refunds: RefundsTable;
   refund_history: RefundHistoryTable;
@@ -158,4 +166,5 @@ export interface Database {
   delivery_attempts: DeliveryAttemptsTable;
   notifications: NotificationsTable;
   api_keys: ApiKeysTable;
+  dashboard_sessions: DashboardSessionsTable;
 }

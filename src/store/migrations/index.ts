@@ -6,6 +6,7 @@ import * as m003 from './003-api-keys.js';
 import * as m004 from './004-provider-text.js';
 import * as m005 from './005-notification-retention.js';
 import * as m006 from './006-provider-pauses.js';
+import * as m007 from './007-dashboard-sessions.js';
 
 /**
  * Versioned migrations, applied in order on start. Written with Kysely's schema builder so the
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-provider-text': m004,
   '005-notification-retention': m005,
   '006-provider-pauses': m006,
+  '007-dashboard-sessions': m007,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -1,0 +1,26 @@
+import type { Kysely } from 'kysely';
+
+/**
+ * Dashboard sessions: a row per signed-in browser, keyed by the SHA-256 of the session cookie (the
+ * cookie itself is never stored), pointing at the API key that signed in so a revoked key ends its
+ * sessions too. Plus the indexes the dashboard's search needs: a refund id or payment id typed
+ * into Search must not scan a million rows.
+ */
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('dashboard_sessions')
+    .addColumn('id_hash', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('key_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('dashboard_sessions_expires').on('dashboard_sessions').column('expires_at').execute();
+  await db.schema.createIndex('refunds_refund_id').on('refunds').column('refund_id').execute();
+  await db.schema.createIndex('refunds_payment_id').on('refunds').column('payment_id').execute();
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('refunds_payment_id').execute();
+  await db.schema.dropIndex('refunds_refund_id').execute();
+  await db.schema.dropTable('dashboard_sessions').execute();
+}
