@@ -12,7 +12,7 @@ import { redactQuery } from '../redact.js';
 import { ResponseCache } from './read-cache.js';
 import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliverEvent, type WebhookUrlPolicy } from '../notify/endpoints.js';
 import type { RefundHub } from '../service.js';
-import { ApiKeyVerifier, hasScope, type ApiScope, type VerifiedKey } from './auth.js';
+import { ApiKeyVerifier, apiKeyCacheMsFor, hasScope, type ApiScope, type VerifiedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
 import { sendMetrics } from './metrics-server.js';
 import { parseNotificationBody } from './notification-body.js';
@@ -264,7 +264,8 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     routes.push({ methods: ([] as string[]).concat(route.method), re: routeMatcher(route.url ?? route.path) });
   });
 
-  const verifier = new ApiKeyVerifier(hub.db, () => hub.clock.now(), options.apiKeyCacheMs ?? 5_000);
+  // Revocations reach every API node within the TTL: 500 ms on PostgreSQL (shared by nodes), 5 s on SQLite.
+  const verifier = new ApiKeyVerifier(hub.db, () => hub.clock.now(), options.apiKeyCacheMs ?? apiKeyCacheMsFor(hub.store.dialect));
 
   /** Checks the Bearer key for one scope. Callback style: a cached key answers synchronously. */
   const authHook = (scope: ApiScope): onRequestHookHandler => (request, _reply, done) => {
@@ -482,6 +483,8 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
         return (await hub.refresh(provider, id, { account, source: 'api' })).refund;
       }
       // The hot read: answered from the serialized copy while the store reports no write since.
+      // PostgreSQL has no change token (null): every read goes to the database, so a write on any
+      // node shows on every node at once.
       const cacheKey = `${provider}\u0000${account ?? ''}\u0000${id}`;
       const token = hub.store.changeToken();
       let body = responses.get(cacheKey, token);

@@ -115,6 +115,20 @@ export async function touchApiKey(db: Db, id: string, now: number): Promise<void
   await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', id).execute();
 }
 
+/** How long a verified (or refused) key is trusted without asking the database, one process on SQLite. */
+export const DEFAULT_API_KEY_CACHE_MS = 5_000;
+/**
+ * The same on PostgreSQL, where several API nodes share the keys: a key created or revoked on one
+ * node takes effect on every other node within this (the issue allows one second). Nothing else
+ * invalidates the cache; the age bound is the whole contract, at one key lookup per key per node
+ * per half second.
+ */
+export const SHARED_API_KEY_CACHE_MS = 500;
+
+export function apiKeyCacheMsFor(dialect: 'sqlite' | 'postgres'): number {
+  return dialect === 'postgres' ? SHARED_API_KEY_CACHE_MS : DEFAULT_API_KEY_CACHE_MS;
+}
+
 /**
  * Verifies Bearer keys with a short in-memory cache, so a hot read path costs no database round
  * trip per request; revocation takes effect within `ttlMs`. The cache is keyed by the presented
@@ -128,7 +142,7 @@ export class ApiKeyVerifier {
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
-    private readonly ttlMs = 5_000,
+    private readonly ttlMs = DEFAULT_API_KEY_CACHE_MS,
   ) {}
 
   /**
