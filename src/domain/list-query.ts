@@ -25,6 +25,10 @@ export interface ListQuery {
   /** ISO 8601 UTC with milliseconds, inclusive. */
   createdTo?: string;
   cursor?: string;
+  /** A refund id or payment id, matched exactly. */
+  q?: string;
+  /** `asc` (oldest tracked first, the default) or `desc`. */
+  order?: 'asc' | 'desc';
 }
 
 export type ListQueryField = keyof ListQuery;
@@ -41,6 +45,8 @@ export const API_LIST_NAMES: ListQueryNames = {
   createdFrom: 'createdFrom',
   createdTo: 'createdTo',
   cursor: 'cursor',
+  q: 'q',
+  order: 'order',
 };
 
 const shown = (v: unknown): string => JSON.stringify(String(v).slice(0, 64));
@@ -118,6 +124,16 @@ export function parseListQuery(raw: Record<string, unknown>, options: { defaultL
   if (cursor !== undefined) {
     if (typeof cursor !== 'string' || cursor.length > MAX_CURSOR_LENGTH) throw new RefundHubError('invalid_input', 'cursor is not a cursor this API returned');
     out.cursor = cursor;
+  }
+  const q = get('q');
+  if (q !== undefined) {
+    if (typeof q !== 'string' || q.trim() === '' || q.length > 256) throw new RefundHubError('invalid_input', `${names.q} must be a refund id or payment id of 1-256 characters`);
+    out.q = q.trim();
+  }
+  const order = get('order');
+  if (order !== undefined) {
+    if (order !== 'asc' && order !== 'desc') throw new RefundHubError('invalid_input', `${names.order} must be asc or desc, got ${shown(order)}`);
+    out.order = order;
   }
   return out;
 }

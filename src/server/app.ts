@@ -14,6 +14,11 @@ import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redelive
 import type { RefundHub } from '../service.js';
 import { ApiKeyVerifier, apiKeyCacheMsFor, hasScope, type ApiScope, type VerifiedKey } from './auth.js';
 import { renderDocsPage } from './docs-page.js';
+import { dashboardRoutes } from './dashboard.js';
+import { LiveFeed, liveRoutes } from './live.js';
+import { refundWebhookRoutes } from './refund-webhooks.js';
+import { SessionStore, sessionCookie, sessionRoutes } from './sessions.js';
+import { statsRoutes } from './stats.js';
 import { sendMetrics } from './metrics-server.js';
 import { parseNotificationBody } from './notification-body.js';
 import { ApiError, errorBody, rawClientErrorResponse, retryAfterSeconds, sendError } from './errors.js';
@@ -268,7 +273,13 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   const verifier = new ApiKeyVerifier(hub.db, () => hub.clock.now(), options.apiKeyCacheMs ?? apiKeyCacheMsFor(hub.store.dialect));
 
   /** Checks the Bearer key for one scope. Callback style: a cached key answers synchronously. */
+  const sessions = new SessionStore(hub.db, () => hub.clock.now());
+  const liveFeed = new LiveFeed(hub.db, (err) => logger.warn({ err }, 'live feed: poll failed'));
+
   const authHook = (scope: ApiScope): onRequestHookHandler => (request, _reply, done) => {
+    // The dashboard's session cookie stands in for a Bearer key (sessions.ts); a Bearer key wins when both are sent.
+    const cookie = request.headers.authorization === undefined ? sessionCookie(request.headers.cookie) : undefined;
+    if (cookie) return void sessions.authorize(request, cookie, scope).then((e) => done(e), (e: Error) => done(e));
     const token = bearerToken(request.headers.authorization);
     if (token instanceof ApiError) return done(token);
     const verdict = (key: VerifiedKey | null): ApiError | undefined => {
@@ -330,6 +341,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
         { name: 'webhooks', description: 'Outgoing signed webhooks' },
         { name: 'notifications', description: 'Inbound provider notifications (unauthenticated, signature checked)' },
         { name: 'operations', description: 'Health, metrics and this document' },
+        { name: 'sessions', description: 'Dashboard sign-in: an API key exchanged for a session cookie' },
       ],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -442,6 +454,8 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
             createdTo: { type: 'string', description: "Refund's createdAt on or before: a date (the whole day, inclusive) or an ISO 8601 timestamp", examples: ['2026-01-31', '2026-01-31T12:00:00Z'] },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 50 },
             cursor: { type: 'string', maxLength: MAX_CURSOR_LENGTH },
+            q: { type: 'string', maxLength: 256, description: 'Only the refund with this refund id or payment id (exact match)' },
+            order: { type: 'string', enum: ['asc', 'desc'], default: 'asc', description: 'By time tracked: `asc` oldest first, `desc` newest first' },
           },
         },
         response: {
@@ -596,6 +610,13 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
         response: { 202: { type: 'object', properties: { eventId: { type: 'string' }, deliveries: { type: 'integer' } } }, ...errorResponses(400, 401, 403, 404) },
       },
     }, async (request, reply) => reply.code(202).send(await redeliverEvent(hub.db, request.params.id, hub.clock.now())));
+
+    // ---- the dashboard (served at /) and the resources it reads besides the above ----
+    api.register(sessionRoutes, { sessions, verifyKey: (key) => verifier.verify(key) });
+    api.register(statsRoutes, { db: hub.db, now: () => hub.clock.now() });
+    api.register(refundWebhookRoutes, { hub });
+    api.register(liveRoutes, { feed: liveFeed });
+    api.register(dashboardRoutes);
 
     // ---- inbound provider notifications: raw bytes, no API key ----
     api.register(async (raw) => {

@@ -109,6 +109,10 @@ export interface ListFilter {
   limit?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string | null;
+  /** Exactly this refund id or payment id (the dashboard's Search; both columns are indexed). */
+  q?: string;
+  /** `asc` (default): oldest tracked first; `desc`: newest first. Same keyset, walked either way. */
+  order?: 'asc' | 'desc';
 }
 
 export interface ListPage {
@@ -153,22 +157,28 @@ export async function listTracked(db: Db | Tx, filter: ListFilter = {}): Promise
   // createdAt is stored as ISO 8601 UTC with milliseconds, so string order is time order.
   if (filter.createdFrom !== undefined) q = q.where('created_at', '>=', normalizeIsoBound(filter.createdFrom, 'createdFrom'));
   if (filter.createdTo !== undefined) q = q.where('created_at', '<=', normalizeIsoBound(filter.createdTo, 'createdTo'));
+  if (filter.q !== undefined) {
+    const term = filter.q;
+    q = q.where((eb) => eb.or([eb('refund_id', '=', term), eb('payment_id', '=', term)]));
+  }
+  const dir = filter.order === 'desc' ? 'desc' : 'asc';
+  const after = dir === 'desc' ? '<' : '>';
   if (filter.cursor) {
     const [t, p, a, id] = decodeCursor(filter.cursor);
     q = q.where((eb) =>
       eb.or([
-        eb('tracked_at', '>', t),
+        eb('tracked_at', after, t),
         eb.and([
           eb('tracked_at', '=', t),
           eb.or([
-            eb('provider', '>', p),
-            eb.and([eb('provider', '=', p), eb.or([eb('account', '>', a), eb.and([eb('account', '=', a), eb('refund_id', '>', id)])])]),
+            eb('provider', after, p),
+            eb.and([eb('provider', '=', p), eb.or([eb('account', after, a), eb.and([eb('account', '=', a), eb('refund_id', after, id)])])]),
           ]),
         ]),
       ]),
     );
   }
-  const rows = await q.orderBy('tracked_at').orderBy('provider').orderBy('account').orderBy('refund_id').limit(limit + 1).execute();
+  const rows = await q.orderBy('tracked_at', dir).orderBy('provider', dir).orderBy('account', dir).orderBy('refund_id', dir).limit(limit + 1).execute();
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return { data: page.map(toTrackedRefund), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
