@@ -216,12 +216,23 @@ export async function createJobQueue(options: JobQueueOptions): Promise<JobQueue
 
   for (const name of ALL_QUEUES) {
     const wanted = { name, policy: QUEUE_POLICY, expireInSeconds: name === DELIVER_QUEUE ? deliverExpire : syncExpire, ...retry };
-    const existing = await boss.getQueue(name);
-    // create_queue does nothing when the queue exists (several processes start at once), so
-    // settings changed since are applied with updateQueue; jobs keep the settings they were sent with.
-    if (!existing) await boss.createQueue(name, wanted);
-    if (!existing || existing.policy !== wanted.policy || existing.expireInSeconds !== wanted.expireInSeconds || existing.retryLimit !== wanted.retryLimit || existing.retryDelay !== wanted.retryDelay || existing.retryBackoff !== wanted.retryBackoff) {
-      await boss.updateQueue(name, wanted);
+    // Nodes starting at once on a fresh database each create the queues; pg-boss 10's
+    // create_queue (a partition per queue) then deadlocks between them, and PostgreSQL aborts all
+    // but one: a deadlock is retried after a jittered pause, by when the winner has committed.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const existing = await boss.getQueue(name);
+        // create_queue does nothing when the queue exists (several processes start at once), so
+        // settings changed since are applied with updateQueue; jobs keep the settings they were sent with.
+        if (!existing) await boss.createQueue(name, wanted);
+        if (!existing || existing.policy !== wanted.policy || existing.expireInSeconds !== wanted.expireInSeconds || existing.retryLimit !== wanted.retryLimit || existing.retryDelay !== wanted.retryDelay || existing.retryBackoff !== wanted.retryBackoff) {
+          await boss.updateQueue(name, wanted);
+        }
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code !== '40P01' || attempt >= 8) throw e;
+        await new Promise((r) => setTimeout(r, attempt * 50 + Math.random() * 100));
+      }
     }
   }
 

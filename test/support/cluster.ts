@@ -116,17 +116,19 @@ function spawnRefundhub(name: string, args: string[], env: Record<string, string
 }
 
 async function waitReady(node: NodeProcess, path: string, what: string): Promise<void> {
-  await pollUntil(
+  const state = await pollUntil(
     async () => {
-      if (!node.alive()) throw new Error(`${node.name} exited: ${node.output().slice(-2000)}`);
+      // A process that died will never answer: stop waiting at once.
+      if (!node.alive()) return 'exited';
       const res = await fetch(`${node.url}${path}`);
       await res.arrayBuffer();
-      return res.status === 200;
+      return res.status === 200 ? 'ready' : undefined;
     },
     { timeoutMs: 60_000, intervalMs: 100, what },
   ).catch((e: Error) => {
     throw new Error(`${e.message}; output: ${node.output().slice(-2000)}`);
   });
+  if (state === 'exited') throw new Error(`${node.name} exited (${JSON.stringify(await node.exited)}) before ${what}: ${node.output().slice(-2000)}`);
 }
 
 /** `refundhub serve --no-worker` on a free port; resolves once /healthz answers. */
