@@ -120,6 +120,8 @@ export function register(program: Command): void {
           printLine('');
           printLine(`Demo API key (all scopes; shown once): ${key}`);
           printLine('');
+          printLine(`Dashboard: open ${server.url}/ and sign in with the demo API key above.`);
+          printLine('');
           printLine('Try the API:');
           printLine(`  export KEY=${key}`);
           printLine(`  curl -s -H "Authorization: Bearer $KEY" ${server.url}/v1/refunds`);
