@@ -20,9 +20,10 @@ function describe(id: string): string {
   return JSON.stringify(shown);
 }
 
-export function requireUuid(provider: ProviderId, id: string): string {
+/** `field` names what is checked in the message (a notification also carries a payment id). */
+export function requireUuid(provider: ProviderId, id: string, field = 'refund id'): string {
   const v = String(id ?? '').trim();
-  if (!UUID_RE.test(v)) throw new RefundHubError('invalid_input', `${provider}: refund id ${describe(v)} is not a UUID`, { provider, retryable: false });
+  if (!UUID_RE.test(v)) throw new RefundHubError('invalid_input', `${provider}: ${field} ${describe(v)} is not a UUID`, { provider, retryable: false });
   return v.toLowerCase();
 }
 

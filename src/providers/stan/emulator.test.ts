@@ -3,6 +3,8 @@ import { request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../test/support/emulator.js';
+import { recordingLogger } from '../../../test/support/logger.js';
+import { createRefundClient } from '../../client.js';
 import { validateResponse } from '../../../test/support/openapi.js';
 import { stanConfig } from './config.js';
 import { STAN_DEMO_IDS, stanEmulator } from './emulator.js';
@@ -144,6 +146,38 @@ describe('stan control API', () => {
     expect(validateResponse('stan', SPEC_PATH, 200, refund)).toMatchObject({ documented: true, valid: true });
     const fetched = await get(`/v1/refunds/${refund.refund_id}`);
     expect(fetched.body).toEqual(refund);
+  });
+
+  it('takes any int32 amount, negative ones included, and the connector reads them back end to end', async () => {
+    const logger = recordingLogger();
+    const client = createRefundClient({ config: em.config(), logger, transport: { baseDelayMs: 1 } });
+    try {
+      for (const amount of [-2490, -(2 ** 31), 2 ** 31 - 1]) {
+        const res = await request(`${em.url}/_emulator/stan/refunds`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ refund: { amount, status: 'payment_success' } }),
+        });
+        const created = (await res.body.json()) as { refund: { refund_id: string; amount: number } };
+        expect(res.statusCode, JSON.stringify(created)).toBe(201);
+        expect(created.refund.amount).toBe(amount);
+        const fetched = await get(`/v1/refunds/${created.refund.refund_id}`);
+        expect(validateResponse('stan', SPEC_PATH, 200, fetched.body)).toMatchObject({ documented: true, valid: true });
+        const r = await client.getRefund('stan', created.refund.refund_id);
+        // A negative amount's meaning is undocumented: the fetch succeeds, the amount is left null.
+        if (amount < 0) expect(r).toMatchObject({ status: 'succeeded', amount: null, amountDecimal: null, currency: 'EUR', raw: { amount } });
+        else expect(r).toMatchObject({ status: 'succeeded', amount, currency: 'EUR' });
+      }
+      expect(logger.warnings.filter((l) => (l.obj as { kind?: string }).kind === 'money.negative')).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+    // Only what an int32 cannot hold is refused.
+    for (const amount of [2 ** 31, -(2 ** 31) - 1, 1.5]) {
+      const res = await request(`${em.url}/_emulator/stan/refunds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refund: { amount } }) });
+      expect(res.statusCode, String(amount)).toBe(400);
+      expect(((await res.body.json()) as { error: string }).error).toMatch(/amount must be an int32/);
+    }
   });
 
   it('rejects a refund_id that is not a UUID', async () => {

@@ -40,6 +40,8 @@ function authorized(header: string | undefined, settings: StanSettings): boolean
 /** Stan's timestamps as its docs show them: ISO 8601 UTC without milliseconds (`2023-11-07T05:31:56Z`). */
 const stanTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+const isInt32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v <= 2 ** 31 - 1;
+
 function fail(message: string): never {
   throw new Error(`stan: ${message}`);
 }
@@ -57,7 +59,9 @@ export const stanEmulator: EmulatorSpec<StanSettings> = {
   create(input: NativeRefund, now: number): NativeRefund {
     const refundId = input.refund_id ?? randomUUID();
     if (typeof refundId !== 'string' || !UUID_RE.test(refundId)) fail('refund_id must be a UUID');
-    if (input.amount !== undefined && (typeof input.amount !== 'number' || !Number.isSafeInteger(input.amount) || input.amount < 0)) fail('amount must be a non-negative integer (cents)');
+    // specs/stan.yaml: `amount` is an int32 with no minimum, so a negative one is something Stan
+    // may send and the connector must cope with (normalize.ts); only what int32 cannot hold is refused.
+    if (input.amount !== undefined && !isInt32(input.amount)) fail('amount must be an int32 (cents)');
     for (const k of ['payment_id', 'status', 'reason', 'created_at'] as const) {
       if (input[k] !== undefined && typeof input[k] !== 'string') fail(`${k} must be a string`);
     }

@@ -73,6 +73,11 @@ describe('stan notifications', () => {
     }
   });
 
+  it('the refusal names the field that is wrong: payment_id in a payment notification, refund_id in a refund one', () => {
+    expect(() => parse('{"payment_id":"p1"}')).toThrow(/^stan: payment_id "p1" is not a UUID$/);
+    expect(() => parse('{"refund_id":"r1","payment_id":"3fa85f64-5717-4562-b3fc-2c963f66afa6"}')).toThrow(/^stan: refund_id "r1" is not a UUID$/);
+  });
+
   it('a payment notification (payment_id, no refund_id) is acknowledged and ignored', () => {
     expect(parse('{"payment_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "status": "payment_success"}')).toEqual({
       ignored: true,

@@ -54,9 +54,9 @@ export const stanNotifications: NotificationSpec<StanSettings> = {
     const { refund_id: refundIdRaw, payment_id: paymentId } = parsed.data;
     if (refundIdRaw === undefined) {
       if (paymentId === undefined) throw notANotification('no refund_id');
-      requireUuid('stan', paymentId);
+      requireUuid('stan', paymentId, 'payment_id');
       return { ignored: true, reason: 'a payment notification, not about a refund', eventId: null, eventType: null };
     }
-    return { refundId: requireUuid('stan', refundIdRaw), eventId: null, eventType: null };
+    return { refundId: requireUuid('stan', refundIdRaw, 'refund_id'), eventId: null, eventType: null };
   },
 };
