@@ -1,4 +1,5 @@
 import type { Refund, RefundStatus } from './refund.js';
+import type { ObservedStatus } from './transitions.js';
 
 /**
  * Outgoing event types. Each change recorded in the history produces exactly one event whose type
@@ -59,5 +60,12 @@ export interface RefundEvent {
   data: {
     refund: TrackedRefund;
     previousStatus: RefundStatus | null;
+    /**
+     * What the provider said, on events about an observation that was not applied (a final
+     * refund read back as `unknown`: `refund.unknown_status` keeps the stored refund, so its
+     * `providerStatus` is still the old word). Absent on every other event, whose `refund` is
+     * the observation.
+     */
+    observed?: ObservedStatus;
   };
 }

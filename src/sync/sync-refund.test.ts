@@ -279,6 +279,31 @@ describe('syncRefund: unknown status on a final refund', () => {
   });
 });
 
+describe('syncRefund: the refund.unknown_status event of a final refund', () => {
+  it('carries the observation that raised it (data.observed), since data.refund keeps the stored final word', async () => {
+    const native = emu.emulator.createRefund('gr4vy', { status: 'succeeded' });
+    const id = String(native.id);
+    const key = { provider: 'gr4vy' as const, account: 'default', id };
+    await syncRefund(eng.deps, { ...key, source: 'api' });
+    emu.emulator.setStatus('gr4vy', id, 'teleported');
+    eng.clock.advance(D);
+    await syncRefund(eng.deps, { ...key, source: 'poll' });
+    emu.emulator.setStatus('gr4vy', id, 'warped');
+    eng.clock.advance(D);
+    await syncRefund(eng.deps, { ...key, source: 'poll' });
+
+    // As delivered: the stored payload is the signed body.
+    const events = await storedEvents();
+    expect(events.map((e) => [e.type, e.data.refund.providerStatus, e.data.observed])).toEqual([
+      ['refund.succeeded', 'succeeded', undefined],
+      ['refund.unknown_status', 'succeeded', { status: 'unknown', providerStatus: 'teleported' }],
+      ['refund.unknown_status', 'succeeded', { status: 'unknown', providerStatus: 'warped' }],
+    ]);
+    // Events whose refund is the observation itself carry no `observed`.
+    expect(Object.keys(events[0]!.data).sort()).toEqual(['previousStatus', 'refund']);
+  });
+});
+
 describe('syncRefund: the schedule follows time, not the number of syncs', () => {
   it('frequent notification syncs do not move a refund to daily polling early', async () => {
     const native = emu.emulator.createRefund('ziina', { status: 'pending' });

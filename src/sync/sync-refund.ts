@@ -348,7 +348,12 @@ async function applyObservation(
       type,
       created: Math.floor(now / 1000),
       sequence,
-      data: { refund, previousStatus: type === 'refund.stuck' ? status : prev },
+      data: {
+        refund,
+        previousStatus: type === 'refund.stuck' ? status : prev,
+        // The stored refund still shows its final word: say which reading raised the alert.
+        ...(decision.kind === 'anomaly' ? { observed: { status: fetched.status, providerStatus } } : {}),
+      },
     };
     await tx
       .insertInto('events')
