@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -129,5 +129,49 @@ describe('npm start (refundhub demo)', () => {
     } finally {
       await new Promise<void>((resolve) => busy.close(() => resolve()));
     }
+  });
+
+  it('a second demo in the same directory on another port refuses with one line and leaves the running one alone', async () => {
+    const cwd = newDir();
+    const first = startDemo(['--port', '0'], cwd);
+    await pollUntil(() => first.stdout().includes('Webhook deliveries:'), { timeoutMs: 60_000, what: 'the first demo banner' });
+    const db = join(cwd, 'refundhub-demo.db');
+    const envFile = join(cwd, 'refundhub-demo.env');
+    const dbInode = statSync(db).ino;
+    const envText = readFileSync(envFile, 'utf8');
+    expect(readFileSync(join(cwd, 'refundhub-demo.pid'), 'utf8').trim()).toBe(String(first.child.pid));
+
+    const second = startDemo(['--port', '0'], cwd);
+    expect(await exitCode(second, 'the second demo to exit')).toBe(2);
+    expect(second.stderr()).toBe(
+      `refundhub: error: a demo is already running in this directory (pid ${first.child.pid}); stop it or run from another directory [invalid_input]\n`,
+    );
+    expect(second.stdout()).toBe('');
+    // The running demo keeps its database file (not deleted and recreated), its env file and its lock.
+    expect(statSync(db).ino).toBe(dbInode);
+    expect(readFileSync(envFile, 'utf8')).toBe(envText);
+    expect(readFileSync(join(cwd, 'refundhub-demo.pid'), 'utf8').trim()).toBe(String(first.child.pid));
+    const list = await runCli(['list', '--provider', 'stan'], readExports(envFile));
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain('de305a7e-57a0-4d3e-8000-000000000001');
+
+    first.child.kill('SIGINT');
+    expect(await exitCode(first, 'the first demo to exit after SIGINT')).toBe(0);
+    expect(existsSync(join(cwd, 'refundhub-demo.pid'))).toBe(false);
+  });
+
+  it('takes over the lock of a demo that died without removing it', async () => {
+    const cwd = newDir();
+    // A pid that was real and is now gone: a demo SIGKILLed would leave exactly this.
+    const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    const goneExit = new Promise((resolve) => gone.on('exit', resolve));
+    await goneExit;
+    writeFileSync(join(cwd, 'refundhub-demo.pid'), `${gone.pid}\n`);
+    const demo = startDemo(['--port', '0'], cwd);
+    await pollUntil(() => demo.stdout().includes('Webhook deliveries:'), { timeoutMs: 60_000, what: 'the demo banner' });
+    expect(readFileSync(join(cwd, 'refundhub-demo.pid'), 'utf8').trim()).toBe(String(demo.child.pid));
+    demo.child.kill('SIGINT');
+    expect(await exitCode(demo, 'the demo to exit after SIGINT')).toBe(0);
+    expect(demo.stderr()).toBe('');
   });
 });

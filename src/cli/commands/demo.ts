@@ -10,6 +10,7 @@ import { createEndpoint } from '../../notify/endpoints.js';
 import { API_SCOPES, createApiKey } from '../../server/auth.js';
 import { createRefundHub } from '../../service.js';
 import { formatDelivery, startDemoReceiver } from '../demo-receiver.js';
+import { lockDirectory } from '../demo-lock.js';
 import { guard, printLine } from '../output.js';
 import { listenError, reservePort } from '../ports.js';
 import { exportLines } from './emulate.js';
@@ -25,6 +26,8 @@ import { parsePort, startServer, waitForSignal } from './serve.js';
 export const DEMO_DATABASE_FILE = './refundhub-demo.db';
 /** `export` lines pointing the CLI at the running demo; written at start, removed at stop. */
 export const DEMO_ENV_FILE = './refundhub-demo.env';
+/** Holds the running demo's pid: one demo per directory, since they would share the two files above. */
+export const DEMO_LOCK_FILE = './refundhub-demo.pid';
 
 const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
@@ -46,10 +49,18 @@ export function register(program: Command): void {
           for (const step of cleanup.reverse()) await step().catch(() => {});
         };
 
-        // Every port first: a second `npm start` must fail here, before it touches the running
-        // demo's database file below.
+        // The directory first, then every port: a second demo must fail here, before it touches
+        // the running demo's database and env file below (on another port too: same files).
+        const lock = lockDirectory(DEMO_LOCK_FILE);
+        cleanup.push(async () => lock.release());
         const portHint = '--port <port> (npm start -- --port 8081) or REFUNDHUB_PORT';
-        const reserved = port === 0 ? undefined : await reservePort(opts.host, port, portHint);
+        let reserved: Awaited<ReturnType<typeof reservePort>> | undefined;
+        try {
+          reserved = port === 0 ? undefined : await reservePort(opts.host, port, portHint);
+        } catch (e) {
+          await undo();
+          throw e;
+        }
         let released = false;
         const releasePort = async () => {
           if (reserved && !released) {
