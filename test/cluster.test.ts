@@ -25,7 +25,13 @@ import { pollUntil } from './support/wait.js';
 
 const REFUNDS = Number(process.env.CLUSTER_REFUNDS ?? 2000);
 /** Parallel POST /v1/refunds from the test, split over the two API nodes. */
-const TRACKERS = 8;
+const TRACKERS = 6;
+/**
+ * Jobs in flight per worker. docs/deploy.md "Sizing": a worker holds up to 10 + 4 + N connections
+ * and an API node up to 24; five processes at N = 4 stay under PostgreSQL's default 100 with room
+ * for the test's own and other tests' connections.
+ */
+const WORKER_CONCURRENCY = 4;
 /** Lifecycle steps land 2-9 s after a refund is created, which is just before it is tracked. */
 const FIRST_STEP_MS = 2_000;
 const STEP_SPREAD_MS = 7_000;
@@ -82,7 +88,7 @@ describe.runIf(postgresAvailable)('a cluster of workers and API nodes on Postgre
     await migrate(env);
     [apiA, apiB] = await Promise.all([startApiNode('api-a', env), startApiNode('api-b', env)]);
     em.emulator.notifyUrls = [`${apiA.url}/v1/notifications`, `${apiB.url}/v1/notifications`];
-    workers.push(...(await Promise.all([1, 2, 3].map((i) => startWorker(`worker-${i}`, env, { concurrency: 16 })))));
+    workers.push(...(await Promise.all([1, 2, 3].map((i) => startWorker(`worker-${i}`, env, { concurrency: WORKER_CONCURRENCY })))));
     key = await cli(['keys', 'create', '--scope', 'refunds:read', '--scope', 'refunds:write', '--scope', 'webhooks:write', '--name', 'cluster']);
   }, 120_000);
 
@@ -153,7 +159,7 @@ describe.runIf(postgresAvailable)('a cluster of workers and API nodes on Postgre
         plans.push(plan);
         const node = (i + lane) % 2 === 0 ? apiA : apiB;
         const res = await call(`${node.url}/v1/refunds`, { key, json: plan });
-        if (res.status !== 201 && res.status !== 200) throw new Error(`${node.name} POST /v1/refunds ${plan.provider}/${plan.id}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+        if (res.status !== 201 && res.status !== 200) throw new Error(`${node.name} POST /v1/refunds ${plan.provider}/${plan.id}: HTTP ${res.status} ${res.text.slice(0, 300)}; its log: ${node.output().slice(-3000)}`);
         if (i === Math.floor(REFUNDS * 0.4)) {
           // Mid-run, while it has jobs in hand: its syncs and deliveries must be taken over.
           w1!.proc.kill('SIGKILL');
