@@ -165,7 +165,8 @@ function App() {
 
   let page;
   if (r.name === 'refunds') page = <RefundsPage query={r.query} />;
-  else if (r.name === 'refund' && r.parts.length === 3) page = <RefundPage provider={r.parts[0]!} account={r.parts[1]!} id={r.parts[2]!} />;
+  // Keyed: another refund is a fresh page, not this one's messages and busy state with new props.
+  else if (r.name === 'refund' && r.parts.length === 3) page = <RefundPage key={pageKey} provider={r.parts[0]!} account={r.parts[1]!} id={r.parts[2]!} />;
   else if (r.name === 'webhooks') page = <WebhooksPage />;
   else page = <OverviewPage query={r.query} />;
 

@@ -30,9 +30,10 @@ function TimeToFinalChart({ rows }: { rows: Overview['timeToFinal'] }) {
   if (rows.length === 0) return <p>No refund reached a final status in this period.</p>;
   const max = Math.max(...rows.map((r) => r.p95Ms ?? 0), 1);
   const rowH = 44;
-  const labelW = 80;
-  const width = 600;
-  const barW = (ms: number | null) => Math.max(2, ((ms ?? 0) / max) * (width - labelW - 90));
+  const labelW = 70;
+  // Narrow, so the labels stay readable when the figure shrinks to a phone's width.
+  const width = 420;
+  const barW = (ms: number | null) => Math.max(2, ((ms ?? 0) / max) * (width - labelW - 70));
   return (
     <figure>
       <svg viewBox={`0 0 ${width} ${rows.length * rowH + 24}`} role="img" aria-labelledby="ttf-title" class="chart">

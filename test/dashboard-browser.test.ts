@@ -1,0 +1,213 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { getProvider } from '../src/providers/registry.js';
+import { dashboardDir } from '../src/server/dashboard.js';
+import { startEmulator, type RunningEmulator } from './support/emulator.js';
+import { call, startHub, startReceiver, tempDir, type RunningHub, type WebhookReceiver } from './support/hub.js';
+import { pollUntil } from './support/wait.js';
+
+/**
+ * The dashboard in a real browser: Debian's chromium driven by playwright-core, against a real hub
+ * (SQLite file, poller and deliverer running), the provider emulators and a webhook receiver.
+ * Screenshots at laptop and phone sizes go to test-results/screenshots/; axe-core checks each page.
+ */
+
+const CHROMIUM = process.env.REFUNDHUB_CHROMIUM ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && !process.env.CI) console.log(`dashboard browser tests skipped: no chromium at ${CHROMIUM} (apt-get install chromium; in CI they must run)`);
+
+const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+const LAPTOP = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844 };
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+let tmp: ReturnType<typeof tempDir>;
+let em: RunningEmulator;
+let h: RunningHub;
+let rx: WebhookReceiver;
+let key: string;
+let context: BrowserContext;
+let page: Page;
+
+const stan = getProvider('stan').emulator;
+const ziina = getProvider('ziina').emulator;
+let stanId: string;
+let stanPaymentId: string;
+let ziinaId: string;
+
+async function shoot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}-laptop.png`), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(LAPTOP);
+}
+
+/** axe-core on the page as it stands: no serious or critical violation. */
+async function expectAccessible(what: string): Promise<void> {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const g = globalThis as any;
+    const r = await g.axe.run(g.document, { resultTypes: ['violations'] });
+    return (r.violations as Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }>).map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+  });
+  expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), what).toEqual([]);
+}
+
+describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () => {
+  beforeAll(async () => {
+    if (!dashboardDir()) throw new Error('dist/dashboard is missing: run `npm run build` first');
+    mkdirSync(SHOTS, { recursive: true });
+    tmp = tempDir();
+    em = await startEmulator();
+    h = await startHub(em, join(tmp.dir, 'dash.db'), { start: true, deliverer: { intervalMs: 50 }, poller: { intervalMs: 200 } });
+    rx = await startReceiver();
+    key = await h.key(['refunds:read', 'refunds:write', 'webhooks:write']);
+    const ep = await call(`${h.url}/v1/webhook-endpoints`, { key, json: { url: rx.url } });
+    rx.secret = ep.body.secret;
+
+    const stanDemo = stan.demoRefunds()[0]!;
+    stanId = stan.idOf(em.emulator.createRefund('stan', stanDemo.refund, []));
+    stanPaymentId = String((stanDemo.refund as Record<string, unknown>).payment_id);
+    const stan2 = stan.demoRefunds()[1]!;
+    const ziinaDemo = ziina.demoRefunds()[0]!;
+    ziinaId = ziina.idOf(em.emulator.createRefund('ziina', ziinaDemo.refund, []));
+    const others = [
+      ['stan', stan.idOf(em.emulator.createRefund('stan', stan2.refund, []))],
+      ['ziina', ziina.idOf(em.emulator.createRefund('ziina', ziina.demoRefunds()[1]?.refund ?? {}, []))],
+    ] as const;
+    for (const [provider, id] of [['stan', stanId], ['ziina', ziinaId], ...others] as const) {
+      expect((await call(`${h.url}/v1/refunds`, { key, json: { provider, id } })).status).toBe(201);
+    }
+
+    const { chromium } = await import('playwright-core');
+    context = await chromium.launchPersistentContext(join(tmp.dir, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+      viewport: LAPTOP,
+      // axe-core is injected as an inline script, which the dashboard's CSP rightly refuses.
+      bypassCSP: true,
+    });
+    context.setDefaultTimeout(10_000);
+    page = context.pages()[0] ?? (await context.newPage());
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await em?.emulator.drainNotifications();
+    await h?.close();
+    await em?.close();
+    await rx?.close();
+    tmp?.cleanup();
+  });
+
+  it('signs in, filters, searches, opens a refund, sees live changes, refreshes, redelivers, signs out', async () => {
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    const external: string[] = [];
+    page.on('request', (r) => !r.url().startsWith(h.url) && !r.url().startsWith('data:') && external.push(r.url()));
+
+    // A wrong key is refused with a clear message.
+    await page.goto(`${h.url}/`);
+    await page.getByLabel('API key').fill(`refundhub_${'x'.repeat(43)}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('That API key is not valid');
+    await expectAccessible('sign-in');
+    await shoot('sign-in');
+
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // The session is an HttpOnly, SameSite=Strict cookie; the key is in no URL and no storage.
+    const cookie = (await context.cookies(h.url)).find((c) => c.name === 'refundhub_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(cookie.value).not.toContain(key);
+    expect(page.url()).not.toContain(key);
+    expect(await page.evaluate(() => JSON.stringify({ ...(globalThis as any).localStorage }) + JSON.stringify({ ...(globalThis as any).sessionStorage }))).not.toContain('refundhub_');
+    await page.getByRole('cell', { name: 'stan' }).or(page.getByRole('rowheader', { name: 'stan' })).first().waitFor();
+    await expectAccessible('overview');
+    await shoot('overview');
+
+    // Refunds: filter by provider, then search by payment id.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Refunds' }).click();
+    const rows = page.locator('table.refunds tbody tr');
+    await expect.poll(() => rows.count()).toBe(4);
+    await page.getByLabel('Provider').selectOption('stan');
+    await expect.poll(() => rows.allTextContents()).toHaveLength(2);
+    expect((await rows.allTextContents()).every((t) => t.includes('stan'))).toBe(true);
+    await page.getByLabel('Provider').selectOption('');
+    await page.getByLabel('Search').fill(stanPaymentId);
+    await page.getByRole('button', { name: 'Find' }).click();
+    await expect.poll(() => rows.allTextContents()).toEqual([expect.stringContaining(stanId)]);
+    await expectAccessible('refunds');
+    await shoot('refunds');
+
+    // One refund: its fields and timeline.
+    await page.getByRole('link', { name: stanId }).click();
+    await page.getByRole('heading', { name: `Refund ${stanId}` }).waitFor();
+    const timeline = page.locator('ol.timeline > li');
+    await expect.poll(() => timeline.first().textContent()).toContain('tracked as pending');
+    await timeline.first().getByText('Raw payload').click();
+    await expect.poll(() => timeline.first().locator('pre').textContent()).toContain(stanId);
+    await expectAccessible('refund');
+    await shoot('refund');
+
+    // Refresh now: the provider moved on without telling us; the button runs the spine.
+    const notifyUrl = em.emulator.notifyUrl;
+    em.emulator.notifyUrl = undefined;
+    em.emulator.setStatus('stan', stanId, 'payment_success');
+    em.emulator.notifyUrl = notifyUrl;
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Refreshed from stan' }).count()).toBe(1);
+    await expect.poll(() => page.getByTestId('refund-status').textContent()).toBe('succeeded');
+    await expect.poll(() => timeline.last().textContent()).toContain('via manual');
+
+    // Redeliver the refund's latest event: the receiver gets the same event id again.
+    await expect.poll(() => page.getByRole('button', { name: /^Redeliver / }).count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    const redeliver = page.getByRole('button', { name: /^Redeliver / }).first();
+    const eventId = (await redeliver.getAttribute('aria-label'))!.split(' ').at(-1)!;
+    await pollUntil(() => rx.received.some((r) => r.eventId === eventId), { what: 'first delivery' });
+    await redeliver.click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: `Redelivery of ${eventId} queued to 1 endpoint` }).count()).toBe(1);
+    await pollUntil(() => rx.received.filter((r) => r.eventId === eventId).length >= 2, { what: 'redelivery', timeoutMs: 10_000 });
+
+    // Live: another refund's page updates on its own when the emulator's lifecycle moves it on.
+    await page.goto(`${h.url}/#/refund/ziina/default/${encodeURIComponent(ziinaId)}`);
+    await page.getByRole('heading', { name: `Refund ${ziinaId}` }).waitFor();
+    await expect.poll(() => page.getByTestId('refund-status').textContent()).toBe('pending');
+    await expect.poll(() => page.locator('.live').textContent()).toContain('Live');
+    const final = ziina.demoRefunds()[0]!.lifecycle.at(-1)!.status;
+    em.emulator.setStatus('ziina', ziinaId, final);
+    // Measured from the moment the change is in the database: the page shows it within 5 s, no reload.
+    const changed = await pollUntil(async () => {
+      const r = await h.hub.get('ziina', ziinaId);
+      return r.status !== 'pending' ? r.status : undefined;
+    }, { what: 'ziina change stored', timeoutMs: 15_000 });
+    await expect.poll(() => page.getByTestId('refund-status').textContent(), { timeout: 5_000 }).toBe(changed);
+    await shoot('refund-live');
+
+    // The overview now charts time to final for both providers (drawn by the page: inline SVG).
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('img', { name: /Time to final status per provider/ }).waitFor();
+    await expect.poll(() => page.locator('svg.chart .chart-label').allTextContents()).toEqual(['stan', 'ziina']);
+    await shoot('overview-final');
+
+    // Webhooks page.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('heading', { name: rx.url }).waitFor();
+    await expectAccessible('webhooks');
+    await shoot('webhooks');
+
+    // Sign out: the form is back and the old cookie no longer works, on any node.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    const after = await call(`${h.url}/v1/sessions/current`, { headers: { cookie: `refundhub_session=${cookie.value}` } });
+    expect(after.status).toBe(401);
+
+    expect(external).toEqual([]);
+    expect(consoleErrors.filter((t) => !t.includes('401'))).toEqual([]);
+  }, 90_000);
+});
