@@ -242,7 +242,7 @@ describe('operations', () => {
     // Public routes say so explicitly, and nothing else is public.
     const publicOps = Object.entries(r.body.paths as Record<string, Record<string, { security?: unknown[] }>>)
       .flatMap(([path, item]) => Object.entries(item).filter(([, op]) => Array.isArray(op.security) && op.security.length === 0).map(([m]) => `${m.toUpperCase()} ${path}`));
-    expect(publicOps.sort()).toEqual(['GET /healthz', 'GET /metrics', 'POST /v1/notifications/{provider}', 'POST /v1/notifications/{provider}/{account}']);
+    expect(publicOps.sort()).toEqual(['GET /healthz', 'GET /metrics', 'POST /v1/notifications/{provider}', 'POST /v1/notifications/{provider}/{account}', 'POST /v1/sessions']);
   });
 
   it('/openapi.json is an OpenAPI 3.1 document covering every route, with valid JSON Schemas', async () => {
@@ -254,18 +254,25 @@ describe('operations', () => {
     expect(doc.info.version).toBeTruthy();
     const ops = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
     expect(ops.sort()).toEqual([
+      'DELETE /v1/sessions/current',
       'DELETE /v1/webhook-endpoints/{id}',
       'GET /healthz',
       'GET /metrics',
+      'GET /v1/live',
       'GET /v1/refunds',
       'GET /v1/refunds/{provider}/{id}',
       'GET /v1/refunds/{provider}/{id}/events',
+      'GET /v1/refunds/{provider}/{id}/webhook-events',
+      'GET /v1/sessions/current',
+      'GET /v1/stats/overview',
       'GET /v1/webhook-endpoints',
       'GET /v1/webhook-endpoints/{id}/deliveries',
       'POST /v1/events/{id}/redeliver',
       'POST /v1/notifications/{provider}',
       'POST /v1/notifications/{provider}/{account}',
       'POST /v1/refunds',
+      'POST /v1/refunds/{provider}/{id}/refresh',
+      'POST /v1/sessions',
       'POST /v1/webhook-endpoints',
     ]);
     // Structural checks of the 3.1 document, and every schema compiles as JSON Schema 2020-12.
@@ -300,7 +307,8 @@ describe('operations', () => {
         }
         for (const p of op.parameters ?? []) expect(['path', 'query', 'header']).toContain(p.in);
         for (const p of (op.parameters ?? []).filter((x: any) => x.in === 'path')) expect(p.required).toBe(true);
-        if (path.startsWith('/v1/') && !path.startsWith('/v1/notifications')) expect(op.security).toEqual([{ bearerAuth: [] }]);
+        // Signing in to the dashboard is how a browser gets its session: public, like the notifications.
+        if (path.startsWith('/v1/') && !path.startsWith('/v1/notifications') && path !== '/v1/sessions') expect(op.security).toEqual([{ bearerAuth: [] }]);
       }
     }
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
