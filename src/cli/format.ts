@@ -16,7 +16,7 @@ export function formatRefund(r: Refund & { tracking?: { nextCheckAt: string | nu
   if (r.tracking) {
     rows.push(['Last check', r.tracking.lastCheckedAt ?? '-']);
     rows.push(['Next check', r.tracking.nextCheckAt ?? 'none (final)']);
-    if (r.tracking.stuck) rows.push(['Stuck', 'yes: not final after 30 days']);
+    if (r.tracking.stuck) rows.push(['Stuck', "yes: not final within its provider's stuckAfter (default 30 days)"]);
   }
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');

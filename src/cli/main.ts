@@ -3,13 +3,16 @@ import { register as registerDemo } from './commands/demo.js';
 import { register as registerEmulate } from './commands/emulate.js';
 import { register as registerGet } from './commands/get.js';
 import { register as registerHistory } from './commands/history.js';
+import { register as registerImport } from './commands/import.js';
 import { register as registerKeys } from './commands/keys.js';
 import { register as registerList } from './commands/list.js';
 import { register as registerMigrate } from './commands/migrate.js';
 import { register as registerMigrateStore } from './commands/migrate-store.js';
 import { register as registerProviders } from './commands/providers.js';
+import { register as registerReport } from './commands/report.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerTrack } from './commands/track.js';
+import { register as registerWatch } from './commands/watch.js';
 import { register as registerWorker } from './commands/worker.js';
 import { CliExit } from './output.js';
 
@@ -21,7 +24,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file with named accounts (default: $REFUNDHUB_CONFIG, then ./refundhub.config.json)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerWorker, registerTrack, registerList, registerHistory, registerKeys, registerMigrate, registerMigrateStore, registerDemo]) {
+  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerWorker, registerTrack, registerImport, registerWatch, registerList, registerHistory, registerReport, registerKeys, registerMigrate, registerMigrateStore, registerDemo]) {
     register(program);
   }
   return program;

@@ -23,6 +23,28 @@ export interface ProviderTrackingOptions {
   schedule?: string[];
   /** Most concurrent provider calls from the poller. */
   concurrency?: number;
+  /**
+   * Not final this long after tracking started: stuck ("3d"; units s, m, h, d). Default 30 days.
+   * Validated at load; `stuckAfterMs` holds the parsed value.
+   */
+  stuckAfter?: string;
+  /** `stuckAfter` in milliseconds, set by loadConfig. */
+  stuckAfterMs?: number;
+}
+
+/** Longest stuck threshold accepted: ten years, so a typo ("3000d" meant "30d" is fine) cannot overflow the schedule's arithmetic. */
+const MAX_STUCK_AFTER_MS = 3650 * 86_400_000;
+const STUCK_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses a stuck threshold: a whole number and a unit, s, m, h or d ("3d", "36h"). */
+export function parseStuckAfter(value: unknown, where: string): number {
+  const m = typeof value === 'string' ? /^\s*(\d{1,7})\s*([smhd])\s*$/.exec(value) : null;
+  const ms = m ? Number(m[1]) * STUCK_UNITS[m[2]!]! : NaN;
+  if (!m || ms <= 0 || ms > MAX_STUCK_AFTER_MS) {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 32)) : JSON.stringify(value ?? null)?.slice(0, 32);
+    throw new RefundHubError('not_configured', `${where} must be a positive duration up to 3650d with a unit s, m, h or d (e.g. "3d"), got ${shown}`);
+  }
+  return ms;
 }
 
 export interface LoadedConfig {
@@ -101,7 +123,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       if (!fileProviders || typeof fileProviders !== 'object') throw new RefundHubError('not_configured', `config file ${file}: "providers" must be an object`);
       for (const [provider, opts] of Object.entries(fileProviders)) {
         if (!isProviderId(provider)) throw new RefundHubError('not_configured', `config file ${file}: unknown provider "${provider}" in providers`);
-        providers[provider] = opts as ProviderTrackingOptions;
+        if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new RefundHubError('not_configured', `config file ${file}: providers.${provider} must be an object`);
+        const tracking = { ...(opts as ProviderTrackingOptions) };
+        if (tracking.stuckAfter !== undefined) tracking.stuckAfterMs = parseStuckAfter(tracking.stuckAfter, `config file ${file}: providers.${provider}.stuckAfter`);
+        providers[provider] = tracking;
       }
     }
   }

@@ -1,4 +1,4 @@
-import type { LoadedConfig, ProviderTrackingOptions } from '../config/index.js';
+import { parseStuckAfter, type LoadedConfig, type ProviderTrackingOptions } from '../config/index.js';
 import type { ProviderId, RefundStatus } from '../domain/refund.js';
 import { isFinalStatus } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
@@ -12,7 +12,7 @@ const DAY = 24 * HOUR;
 export const DEFAULT_SCHEDULE_MS: readonly number[] = [1 * MINUTE, 5 * MINUTE, 15 * MINUTE, 1 * HOUR, 6 * HOUR, 24 * HOUR];
 /** Late checks of a final refund, after it became final, to catch reversals. */
 export const DEFAULT_LATE_CHECKS_MS: readonly number[] = [1 * DAY, 7 * DAY];
-/** Not final this long after tracking started: stuck (still checked on the schedule's last delay). */
+/** Not final this long after tracking started: stuck (still checked on the schedule's last delay); `providers.<p>.stuckAfter` overrides it per provider. */
 export const DEFAULT_STUCK_AFTER_MS = 30 * DAY;
 export const DEFAULT_JITTER = 0.1;
 
@@ -25,6 +25,13 @@ export function parseDuration(value: string): number {
   const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
   if (ms <= 0) throw new RefundHubError('not_configured', `duration "${value}" must be positive`);
   return ms;
+}
+
+/** A threshold for people: "30 days", "36 hours", "90 s" (the largest unit that divides it). */
+export function formatThreshold(ms: number): string {
+  const units: Array<[number, string, string]> = [[DAY, 'day', 'days'], [HOUR, 'hour', 'hours'], [MINUTE, 'minute', 'minutes'], [SECOND, 'second', 'seconds']];
+  for (const [size, one, many] of units) if (ms % size === 0) return `${ms / size} ${ms === size ? one : many}`;
+  return `${ms} ms`;
 }
 
 /** What the scheduler needs to know about a refund (after the check that just happened). */
@@ -49,6 +56,8 @@ export interface Scheduler {
   nextCheckAt(state: ScheduleState, now: number): number | null;
   /** True when the refund has been tracked too long without reaching a final status. */
   isStuck(state: ScheduleState, now: number): boolean;
+  /** The provider's stuck threshold (ms): its `providers.<p>.stuckAfter`, else the default (30 days). */
+  stuckAfterMs(provider: ProviderId): number;
   /** The delays (ms) used for a provider, without jitter. */
   delays(provider: ProviderId): readonly number[];
 }
@@ -91,8 +100,12 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   const random = options.random ?? Math.random;
   const perProvider = { ...(options.config?.providers ?? {}), ...(options.providers ?? {}) };
   const parsed = new Map<ProviderId, readonly number[]>();
+  const stuckByProvider = new Map<ProviderId, number>();
   // Validate every configured schedule now, so a typo fails at start rather than at the first check.
   for (const [provider, opts] of Object.entries(perProvider) as Array<[ProviderId, ProviderTrackingOptions | undefined]>) {
+    // loadConfig has parsed it already; options passed in directly are parsed here.
+    if (opts?.stuckAfterMs !== undefined) stuckByProvider.set(provider, opts.stuckAfterMs);
+    else if (opts?.stuckAfter !== undefined) stuckByProvider.set(provider, parseStuckAfter(opts.stuckAfter, `providers.${provider}.stuckAfter`));
     if (!opts?.schedule) continue;
     if (!Array.isArray(opts.schedule) || opts.schedule.length === 0) {
       throw new RefundHubError('not_configured', `providers.${provider}.schedule must be a non-empty list of durations`);
@@ -101,12 +114,14 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   }
 
   const delays = (provider: ProviderId): readonly number[] => parsed.get(provider) ?? defaults;
+  const stuckAfterMs = (provider: ProviderId): number => stuckByProvider.get(provider) ?? stuckAfter;
   const jittered = (ms: number): number => Math.round(ms * (1 + jitter * (2 * random() - 1)));
 
   return {
     delays,
+    stuckAfterMs,
     isStuck(state, now) {
-      return !isFinalStatus(state.status) && now - state.trackedAt >= stuckAfter;
+      return !isFinalStatus(state.status) && now - state.trackedAt >= stuckAfterMs(state.provider);
     },
     nextCheckAt(state, now) {
       if (isFinalStatus(state.status)) {
@@ -126,7 +141,7 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
       const d = delays(state.provider);
       const elapsed = now - state.trackedAt;
       // A stuck refund keeps the schedule's last (daily) check.
-      const idx = elapsed >= stuckAfter ? d.length - 1 : scheduleStep(d, elapsed);
+      const idx = elapsed >= stuckAfterMs(state.provider) ? d.length - 1 : scheduleStep(d, elapsed);
       return now + jittered(d[idx]!);
     },
   };

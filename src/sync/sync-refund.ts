@@ -11,7 +11,7 @@ import { RefundHubError, toRefundHubError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { enqueueDeliveries } from '../notify/outbox.js';
-import type { Scheduler } from '../poller/schedule.js';
+import { formatThreshold, type Scheduler } from '../poller/schedule.js';
 import type { Db, Store } from '../store/index.js';
 import { getRefundRow, getRefundRowForUpdate, refundKeyString, rescheduleCheck, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
 import type { RefundsTable } from '../store/schema.js';
@@ -335,7 +335,7 @@ async function applyObservation(
       await history('change', prev, fetched.status, `provider status ${row!.provider_status} -> ${providerStatus}`);
     }
   }
-  if (becameStuck) await history('stuck', status, status, 'not final 30 days after tracking started');
+  if (becameStuck) await history('stuck', status, status, `not final ${formatThreshold(deps.schedule.stuckAfterMs(key.provider))} after tracking started`);
 
   const after = await getRefundRow(tx, key);
   if (!after) throw new RefundHubError('store_error', 'refund row vanished during sync', { provider: key.provider });
