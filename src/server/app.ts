@@ -21,7 +21,8 @@ import { SessionStore, sessionCookie, sessionRoutes } from './sessions.js';
 import { statsRoutes } from './stats.js';
 import { sendMetrics } from './metrics-server.js';
 import { parseNotificationBody } from './notification-body.js';
-import { ApiError, errorBody, rawClientErrorResponse, retryAfterSeconds, sendError } from './errors.js';
+import { ApiError, errorBody, retryAfterSeconds, sendError } from './errors.js';
+import { boundedServerOptions, httpTimeoutsFromEnv, isClientAbort, type HttpTimeouts } from './http-timeouts.js';
 import {
   ACCOUNT_PARAM,
   errorResponses,
@@ -72,44 +73,7 @@ export interface BuildAppOptions {
   timeouts?: Partial<HttpTimeouts>;
 }
 
-/**
- * Bounds on what a client can make the server wait for. Without them a client that announces
- * `Content-Length: 100` and sends 6 bytes holds its socket (and the unauthenticated notification
- * route's parser) for good.
- */
-export interface HttpTimeouts {
-  /** The whole request, headers and body, must arrive within this (Node `requestTimeout`), else 408 and close. */
-  requestMs: number;
-  /** The headers must arrive within this (Node `headersTimeout`; at most `requestMs`). */
-  headersMs: number;
-  /**
-   * A socket with no traffic either way is closed after this (Fastify `connectionTimeout`). It must
-   * outlive the slowest handler: `POST /v1/refunds` waits for a provider, up to 3 attempts of 10 s.
-   */
-  idleMs: number;
-  /** An idle keep-alive connection is closed after this (behind a load balancer: above its idle timeout). */
-  keepAliveMs: number;
-  /** How often Node checks the request and headers deadlines (they are enforced to within this). */
-  checkIntervalMs: number;
-}
-
-export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { requestMs: 10_000, headersMs: 5_000, idleMs: 60_000, keepAliveMs: 10_000, checkIntervalMs: 1_000 };
-
-/** REFUNDHUB_HTTP_REQUEST_TIMEOUT and REFUNDHUB_HTTP_KEEP_ALIVE_TIMEOUT (seconds) over the defaults. */
-export function httpTimeoutsFromEnv(env: Record<string, string | undefined> = process.env): HttpTimeouts {
-  const seconds = (name: string): number | undefined => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return undefined;
-    if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1) throw new RefundHubError('not_configured', `${name} must be a whole number of seconds from 1 to 99999, not "${raw.slice(0, 32)}"`);
-    return Number(raw) * 1000;
-  };
-  const out = { ...DEFAULT_HTTP_TIMEOUTS };
-  const request = seconds('REFUNDHUB_HTTP_REQUEST_TIMEOUT');
-  if (request !== undefined) out.requestMs = request;
-  const keepAlive = seconds('REFUNDHUB_HTTP_KEEP_ALIVE_TIMEOUT');
-  if (keepAlive !== undefined) out.keepAliveMs = keepAlive;
-  return out;
-}
+export { DEFAULT_HTTP_TIMEOUTS, httpTimeoutsFromEnv, type HttpTimeouts } from './http-timeouts.js';
 
 export const DEFAULT_NOTIFICATION_RATE_LIMIT = { perSecond: 20, burst: 200 } as const;
 
@@ -229,11 +193,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   const timeouts: HttpTimeouts = { ...httpTimeoutsFromEnv(), ...options.timeouts };
   const app = Fastify({
     loggerInstance: logger,
-    connectionTimeout: timeouts.idleMs,
-    keepAliveTimeout: timeouts.keepAliveMs,
-    requestTimeout: timeouts.requestMs,
-    // Node refuses a headers deadline later than the request deadline.
-    http: { headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs), connectionsCheckingInterval: timeouts.checkIntervalMs },
+    ...boundedServerOptions(timeouts),
     // A child logger per request carries its request id; when nothing is logged at all there is
     // nothing to carry, and the child (with its redaction setup) is pure cost on every request.
     childLoggerFactory: (parent, bindings, opts) => (parent.level === 'silent' ? parent : parent.child(bindings, opts)),
@@ -250,12 +210,6 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
       reply.header('x-request-id', request.id);
       sendError(request, reply, err);
       if (levelEnabled(logger, 'info')) logResponse(logger, request, reply);
-    },
-    // Requests Node cannot parse at all (oversized headers, garbage): answer in the envelope and close.
-    clientErrorHandler: (err, socket) => {
-      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
-      if (socket.writable) socket.write(rawClientErrorResponse(err as NodeJS.ErrnoException));
-      socket.destroy(err);
     },
   });
 
@@ -292,7 +246,14 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     verifier.verify(token).then((key) => done(verdict(key)), (e: Error) => done(e));
   };
 
-  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setErrorHandler((err, request, reply) => {
+    // A client that hangs up mid-request is routine on the internet, not our failure: no error, no stack.
+    if (isClientAbort(err, request.raw.destroyed || request.raw.socket?.destroyed !== false)) {
+      request.log.info({ code: (err as NodeJS.ErrnoException).code }, 'client closed the connection before its request arrived');
+      return reply.code(400).send(errorBody('invalid_input', 'the request was aborted by the client'));
+    }
+    return sendError(request, reply, err);
+  });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const allowed = [...new Set(routes.filter((r) => r.re.test(path)).flatMap((r) => r.methods))];

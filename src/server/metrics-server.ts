@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Metrics } from '../metrics.js';
-import { errorBody, rawClientErrorResponse } from './errors.js';
-import { DEFAULT_HTTP_TIMEOUTS, listen, type HttpTimeouts } from './app.js';
+import { listen } from './app.js';
+import { errorBody } from './errors.js';
+import { boundedServerOptions, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-timeouts.js';
 
 /**
  * `/metrics` on a port of its own (`serve --metrics-port P`, and a worker's later): the API port
@@ -24,19 +25,7 @@ export async function sendMetrics(source: MetricsSource, reply: FastifyReply): P
 /** A Fastify app serving only `GET /metrics`, with the API's slow-client bounds. */
 export function buildMetricsApp(source: MetricsSource, options: { timeouts?: Partial<HttpTimeouts> } = {}): FastifyInstance {
   const t = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
-  const app = Fastify({
-    logger: false,
-    connectionTimeout: t.idleMs,
-    keepAliveTimeout: t.keepAliveMs,
-    requestTimeout: t.requestMs,
-    http: { headersTimeout: Math.min(t.headersMs, t.requestMs), connectionsCheckingInterval: t.checkIntervalMs },
-    return503OnClosing: true,
-    clientErrorHandler: (err, socket) => {
-      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
-      if (socket.writable) socket.write(rawClientErrorResponse(err as NodeJS.ErrnoException));
-      socket.destroy(err);
-    },
-  });
+  const app = Fastify({ logger: false, ...boundedServerOptions(t), return503OnClosing: true });
   app.get('/metrics', (_request, reply) => sendMetrics(source, reply));
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('route_not_found', `only GET /metrics is served here, not ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)));
   app.setErrorHandler((_err, _request, reply) => reply.code(500).send(errorBody('internal_error', 'internal error')));
