@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStore, type Store } from '../src/store/index.js';
 import { cleanupTempDatabases, tempDatabaseUrl } from './support/db.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from './support/postgres.js';
+import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from './support/postgres.js';
 import { runCli } from './support/run-cli.js';
 
 /**
@@ -55,11 +56,47 @@ describe.runIf(built)('refundhub migrate (CLI)', () => {
     const bad = await runCli(['migrate'], { REFUNDHUB_DATABASE_URL: 'mysql://root:hunter2pw@127.0.0.1/x' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^refundhub: error: REFUNDHUB_DATABASE_URL must start with sqlite: or postgres:\/\/ \[not_configured\]\n$/);
+    expect(bad.stdout + bad.stderr).not.toContain('hunter2pw');
+  });
+
+  it('a server that is down is store_error (exit 6), for migrate and for any command, without the password', async () => {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    const down = await runCli(['migrate'], { REFUNDHUB_DATABASE_URL: 'postgres://app:hunter2pw@127.0.0.1:1/refundhub' });
-    expect(down.code).toBe(2);
-    expect(down.stderr).toMatch(/^refundhub: error: cannot migrate postgres:\/\/app:\*\*\*\*@127\.0\.0\.1:1\/refundhub: .*ECONNREFUSED.* \[not_configured\]\n$/);
-    for (const r of [bad, down]) expect(r.stdout + r.stderr).not.toContain('hunter2pw');
+    const url = 'postgres://app:hunter2pw@127.0.0.1:1/refundhub';
+    const down = await runCli(['migrate'], { REFUNDHUB_DATABASE_URL: url });
+    expect(down.code, down.stderr).toBe(6);
+    expect(down.stderr).toMatch(/^refundhub: error: cannot migrate postgres:\/\/app:\*\*\*\*@127\.0\.0\.1:1\/refundhub: the database is unreachable or not accepting connections \(.*ECONNREFUSED.*\) \[store_error\]\n$/);
+    const list = await runCli(['list'], { REFUNDHUB_DATABASE_URL: url });
+    expect(list.code, list.stderr).toBe(6);
+    expect(list.stderr).toMatch(/^refundhub: error: cannot open postgres:\/\/app:\*\*\*\*@127\.0\.0\.1:1\/refundhub: the database is unreachable .*ECONNREFUSED.* \[store_error\]\n$/);
+    for (const r of [down, list]) expect(r.stdout + r.stderr).not.toContain('hunter2pw');
+  });
+
+  it('a host that accepts the connection and never answers fails after REFUNDHUB_DATABASE_CONNECT_TIMEOUT, as store_error', async () => {
+    // Stands in for a host that drops packets: the TCP connection opens, nothing ever comes back.
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((s) => sockets.push(s.on('error', () => {})));
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const run = await runCli(['migrate'], { REFUNDHUB_DATABASE_URL: `postgres://app:hunter2pw@127.0.0.1:${port}/refundhub`, REFUNDHUB_DATABASE_CONNECT_TIMEOUT: '1' }, { timeoutMs: 20_000 });
+      expect(run.code, run.stderr).toBe(6);
+      expect(run.stderr).toMatch(/the database is unreachable or not accepting connections \(.*timeout.*\) \[store_error\]\n$/i);
+      expect(run.stderr).not.toContain('hunter2pw');
+      const badSetting = await runCli(['migrate'], { REFUNDHUB_DATABASE_URL: `postgres://app@127.0.0.1:${port}/refundhub`, REFUNDHUB_DATABASE_CONNECT_TIMEOUT: '10s' });
+      expect(badSetting.code).toBe(2);
+      expect(badSetting.stderr).toMatch(/REFUNDHUB_DATABASE_CONNECT_TIMEOUT must be a whole number of seconds .*\[not_configured\]/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((ok) => silent.close(() => ok()));
+    }
+  });
+
+  it.runIf(postgresAvailable)('a database that does not exist stays not_configured (exit 2)', async () => {
+    const url = new URL(ADMIN_URL);
+    url.pathname = '/refundhub_no_such_database_f1';
+    const run = await runCli(['migrate'], { REFUNDHUB_DATABASE_URL: url.toString() });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/database "refundhub_no_such_database_f1" does not exist \[not_configured\]\n$/);
   });
 });
 

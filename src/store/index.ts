@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { RefundHubError } from '../errors.js';
-import { redactUrl } from '../redact.js';
+import { secondsSetting } from '../config/settings.js';
+import { redactUrl, redactUrlsInText } from '../redact.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -100,8 +101,57 @@ function sqliteOpenReason(path: string, e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
 
+/**
+ * Failures to reach the database, or a server not taking connections right now: the database is
+ * down (store_error, exit 6, worth retrying), not misconfigured. Node's network codes, PostgreSQL's
+ * admin_shutdown / crash_shutdown / cannot_connect_now / too_many_connections, SQLite's busy file.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY']);
+// pg reports its own connect timeout and a dropped connection without a code.
+const UNREACHABLE_MESSAGE = /timeout exceeded when trying to connect|connection terminated|connection timeout/i;
+
+/** The message of an error, or of the attempts inside an AggregateError (Node tries each address of a host). */
+function errorDetail(e: unknown): string {
+  const err = e as { message?: string; code?: string; errors?: unknown[] };
+  if (err?.message) return err.message;
+  const inner = Array.isArray(err?.errors) ? err.errors.map((x) => (x as Error)?.message).filter(Boolean) : [];
+  return inner.length ? inner.join('; ') : (err?.code ?? String(e));
+}
+
+/** True when `e` says the database could not be reached or is not accepting connections now. */
+export function isDatabaseUnreachable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return (typeof code === 'string' && UNREACHABLE_CODES.has(code)) || UNREACHABLE_MESSAGE.test(errorDetail(e));
+}
+
+/**
+ * The error for a database that could not be opened or migrated: `store_error` when it is down or
+ * unreachable, else `not_configured` (a bad URL, authentication, a database that does not exist).
+ * The message starts with `what`, which names the database without its password.
+ */
+export function databaseOpenError(e: unknown, what: string): RefundHubError {
+  if (e instanceof RefundHubError) return e;
+  const detail = redactUrlsInText(errorDetail(e));
+  if (isDatabaseUnreachable(e)) return new RefundHubError('store_error', `${what}: the database is unreachable or not accepting connections (${detail})`, { cause: e });
+  return new RefundHubError('not_configured', `${what}: ${detail}`, { cause: e });
+}
+
+/**
+ * How long opening a PostgreSQL connection may take before it fails (pg's connectionTimeoutMillis):
+ * a host that drops packets would otherwise hang `migrate` or a node's start for the OS's TCP
+ * timeout (minutes). REFUNDHUB_DATABASE_CONNECT_TIMEOUT in seconds; default 10.
+ */
+export const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface CreateStoreOptions {
+  /** Apply migrations on open (default true). */
+  migrate?: boolean;
+  /** PostgreSQL connect timeout; default REFUNDHUB_DATABASE_CONNECT_TIMEOUT, else 10 s. */
+  connectTimeoutMs?: number;
+}
+
 /** Opens the store and applies migrations. */
-export async function createStore(url: string = DEFAULT_DATABASE_URL, options: { migrate?: boolean } = {}): Promise<Store> {
+export async function createStore(url: string = DEFAULT_DATABASE_URL, options: CreateStoreOptions = {}): Promise<Store> {
   const { dialect, target } = parseDatabaseUrl(url);
   let db: Db;
   let changeToken: () => string | null = () => null;
@@ -145,7 +195,8 @@ export async function createStore(url: string = DEFAULT_DATABASE_URL, options: {
     const Pool = pg.default.Pool;
     // BIGINT columns hold epoch milliseconds; they fit a JS number exactly.
     pg.default.types.setTypeParser(20, (v: string) => Number(v));
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: target, max: 10 }) }) });
+    const connectionTimeoutMillis = options.connectTimeoutMs ?? secondsSetting(process.env, 'REFUNDHUB_DATABASE_CONNECT_TIMEOUT') ?? DEFAULT_DATABASE_CONNECT_TIMEOUT_MS;
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: target, max: 10, connectionTimeoutMillis }) }) });
   }
   const store: Store = {
     db,
@@ -159,7 +210,7 @@ export async function createStore(url: string = DEFAULT_DATABASE_URL, options: {
       await migrateToLatest(db);
     } catch (e) {
       await db.destroy();
-      throw e instanceof RefundHubError ? e : new RefundHubError('not_configured', `database migration failed: ${(e as Error).message}`, { cause: e });
+      throw databaseOpenError(e, `cannot open ${store.description}`);
     }
   }
   return store;
