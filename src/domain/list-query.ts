@@ -11,6 +11,8 @@ import { isProviderId, isRefundStatus, PROVIDER_IDS, REFUND_STATUSES, type Provi
 /** The store's page size limit. */
 export const MAX_LIST_LIMIT = 500;
 export const MAX_CURSOR_LENGTH = 1024;
+/** Longest merchant reference searched for (the store keeps at most 512 characters of one). */
+export const MAX_REFERENCE_LENGTH = 1024;
 const ACCOUNT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -25,8 +27,10 @@ export interface ListQuery {
   /** ISO 8601 UTC with milliseconds, inclusive. */
   createdTo?: string;
   cursor?: string;
-  /** A refund id or payment id, matched exactly. */
+  /** A refund id, payment id or merchant reference, matched exactly. */
   q?: string;
+  /** The merchant's own reference (`merchantReference`), matched exactly. */
+  merchantReference?: string;
   /** `asc` (oldest tracked first, the default) or `desc`. */
   order?: 'asc' | 'desc';
 }
@@ -46,6 +50,7 @@ export const API_LIST_NAMES: ListQueryNames = {
   createdTo: 'createdTo',
   cursor: 'cursor',
   q: 'q',
+  merchantReference: 'merchantReference',
   order: 'order',
 };
 
@@ -127,8 +132,16 @@ export function parseListQuery(raw: Record<string, unknown>, options: { defaultL
   }
   const q = get('q');
   if (q !== undefined) {
-    if (typeof q !== 'string' || q.trim() === '' || q.length > 256) throw new RefundHubError('invalid_input', `${names.q} must be a refund id or payment id of 1-256 characters`);
+    if (typeof q !== 'string' || q.trim() === '' || q.length > 256) throw new RefundHubError('invalid_input', `${names.q} must be a refund id, payment id or merchant reference of 1-256 characters`);
     out.q = q.trim();
+  }
+  const reference = get('merchantReference');
+  if (reference !== undefined) {
+    // Exact, untrimmed: a reference is the merchant's own string, spaces included.
+    if (typeof reference !== 'string' || reference.length > MAX_REFERENCE_LENGTH) {
+      throw new RefundHubError('invalid_input', `${names.merchantReference} must be a merchant reference of 1-${MAX_REFERENCE_LENGTH} characters`);
+    }
+    out.merchantReference = reference;
   }
   const order = get('order');
   if (order !== undefined) {

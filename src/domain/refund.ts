@@ -37,6 +37,17 @@ export interface RefundFailure {
   message: string | null;
 }
 
+/** Money the customer receives, possibly in another currency than the refund's. */
+export interface CustomerReceives {
+  /** Integer ISO 4217 minor units of `currency`, or null when it cannot be known. */
+  amount: number | null;
+  currency: string | null;
+  amountDecimal: string | null;
+}
+
+/** The contract fields beyond status and amount; null where a provider has no such field. */
+export const NO_EXTRAS = Object.freeze({ merchantReference: null, customerReceives: null, metadata: null, providerReference: null });
+
 /**
  * One refund, the same shape whatever the provider. This is what `refundhub get --json`
  * prints and what the library returns.
@@ -63,6 +74,14 @@ export interface Refund {
   createdAt: string | null;
   updatedAt: string | null;
   failure: RefundFailure | null;
+  /** The merchant's own order or invoice reference, as the provider echoes it; null when it has none. */
+  merchantReference: string | null;
+  /** What lands with the customer in the customer's currency (Tazapay `customer_receives`), same money rules as `amount`; else null. */
+  customerReceives: CustomerReceives | null;
+  /** The provider's key-value metadata as strings (Tazapay `metadata`); else null. */
+  metadata: Record<string, string> | null;
+  /** The id the underlying processor or acquirer knows the refund by (Gr4vy `payment_service_refund_id`, Tazapay `balance_transaction`); else null. */
+  providerReference: string | null;
   /** The provider's refund object as received (for Tazapay, the `data` of its envelope). */
   raw: unknown;
 }

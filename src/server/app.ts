@@ -4,7 +4,7 @@ import Fastify, { LogController, type onRequestHookHandler, type FastifyBaseLogg
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { EVENT_TYPES } from '../domain/events.js';
-import { MAX_CURSOR_LENGTH, MAX_LIST_LIMIT, parseListQuery, type ListQuery } from '../domain/list-query.js';
+import { MAX_CURSOR_LENGTH, MAX_LIST_LIMIT, MAX_REFERENCE_LENGTH, parseListQuery, type ListQuery } from '../domain/list-query.js';
 import { PROVIDER_IDS, REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
 import { REDACT_PATHS } from '../logger.js';
@@ -415,7 +415,8 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
             createdTo: { type: 'string', description: "Refund's createdAt on or before: a date (the whole day, inclusive) or an ISO 8601 timestamp", examples: ['2026-01-31', '2026-01-31T12:00:00Z'] },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 50 },
             cursor: { type: 'string', maxLength: MAX_CURSOR_LENGTH },
-            q: { type: 'string', maxLength: 256, description: 'Only the refund with this refund id or payment id (exact match)' },
+            q: { type: 'string', maxLength: 256, description: 'Only the refunds with this refund id, payment id or merchant reference (exact match)' },
+            merchantReference: { type: 'string', minLength: 1, maxLength: MAX_REFERENCE_LENGTH, description: "Only the refunds with this merchant reference (the merchant's own order or invoice number; exact match, indexed)", examples: ['order-1042'] },
             order: { type: 'string', enum: ['asc', 'desc'], default: 'asc', description: 'By time tracked: `asc` oldest first, `desc` newest first' },
           },
         },

@@ -48,7 +48,7 @@ export const RefundSchema = {
   description: 'The normalized refund plus its tracking state.',
   // Every field is always present (null when unknown); listing them all also keeps the serializer's
   // field order the same as the single-refund route's.
-  required: ['provider', 'account', 'id', 'paymentId', 'status', 'providerStatus', 'amount', 'currency', 'amountDecimal', 'reason', 'createdAt', 'updatedAt', 'failure', 'raw', 'tracking'],
+  required: ['provider', 'account', 'id', 'paymentId', 'status', 'providerStatus', 'amount', 'currency', 'amountDecimal', 'reason', 'createdAt', 'updatedAt', 'failure', 'merchantReference', 'customerReceives', 'metadata', 'providerReference', 'raw', 'tracking'],
   properties: {
     provider: { type: 'string', enum: [...PROVIDER_IDS] },
     account: { type: 'string' },
@@ -66,6 +66,19 @@ export const RefundSchema = {
       type: ['object', 'null'],
       properties: { code: nullable('string'), message: nullable('string') },
     },
+    merchantReference: nullable('string', { description: "The merchant's own order or invoice reference (OneKey merchant_invoice_id, Gr4vy external_identifier, Tazapay reference_id)" }),
+    customerReceives: {
+      type: ['object', 'null'],
+      description: 'What the customer receives in their currency (Tazapay customer_receives), in the same money rules as amount',
+      required: ['amount', 'currency', 'amountDecimal'],
+      properties: { amount: nullable('integer', { description: 'ISO 4217 minor units' }), currency: nullable('string'), amountDecimal: nullable('string') },
+    },
+    metadata: {
+      type: ['object', 'null'],
+      description: "The provider's key-value metadata (Tazapay metadata)",
+      additionalProperties: { type: 'string' },
+    },
+    providerReference: nullable('string', { description: 'The id the processor or acquirer knows the refund by (Gr4vy payment_service_refund_id, Tazapay balance_transaction)' }),
     raw: { description: "The provider's refund object as received" },
     tracking: { $ref: 'TrackingState#' },
   },

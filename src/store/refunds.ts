@@ -1,10 +1,11 @@
 import type { CompiledQuery, Selectable } from 'kysely';
 import type { TrackedRefund } from '../domain/events.js';
-import type { ProviderId, RefundStatus } from '../domain/refund.js';
+import type { CustomerReceives, ProviderId, RefundStatus } from '../domain/refund.js';
 import { REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
 import type { Db, Tx } from './index.js';
 import type { RefundHistoryTable, RefundsTable } from './schema.js';
+import { boundedText, MAX_MERCHANT_REFERENCE_CHARS } from './text.js';
 
 /**
  * The refunds repository: current state, history, the poller's due queue. Every function takes a
@@ -32,6 +33,20 @@ function parseJson(text: string): unknown {
   }
 }
 
+function customerReceivesOf(row: RefundRow): CustomerReceives | null {
+  const amount = row.customer_receives_amount ?? null;
+  const currency = row.customer_receives_currency ?? null;
+  const amountDecimal = row.customer_receives_decimal ?? null;
+  if (amount === null && currency === null && amountDecimal === null) return null;
+  return { amount: amount === null ? null : Number(amount), currency, amountDecimal };
+}
+
+function metadataOf(text: string | null): Record<string, string> | null {
+  if (text === null) return null;
+  const v = parseJson(text);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : null;
+}
+
 /** A stored row as the API and events show it. */
 export function toTrackedRefund(row: RefundRow): TrackedRefund {
   return {
@@ -48,6 +63,10 @@ export function toTrackedRefund(row: RefundRow): TrackedRefund {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     failure: row.failure_code === null && row.failure_message === null ? null : { code: row.failure_code, message: row.failure_message },
+    merchantReference: row.merchant_reference ?? null,
+    customerReceives: customerReceivesOf(row),
+    metadata: metadataOf(row.metadata ?? null),
+    providerReference: row.provider_reference ?? null,
     raw: parseJson(row.raw),
     tracking: {
       trackedAt: iso(Number(row.tracked_at))!,
@@ -109,8 +128,10 @@ export interface ListFilter {
   limit?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string | null;
-  /** Exactly this refund id or payment id (the dashboard's Search; both columns are indexed). */
+  /** Exactly this refund id, payment id or merchant reference (the dashboard's Search; all three columns are indexed). */
   q?: string;
+  /** Exactly this merchant reference (indexed). */
+  merchantReference?: string;
   /** `asc` (default): oldest tracked first; `desc`: newest first. Same keyset, walked either way. */
   order?: 'asc' | 'desc';
 }
@@ -159,12 +180,17 @@ export async function listTracked(db: Db | Tx, filter: ListFilter = {}): Promise
   if (filter.createdTo !== undefined) q = q.where('created_at', '<=', normalizeIsoBound(filter.createdTo, 'createdTo'));
   if (filter.q !== undefined) {
     const term = filter.q;
-    q = q.where((eb) => eb.or([eb('refund_id', '=', term), eb('payment_id', '=', term)]));
+    q = q.where((eb) => eb.or([eb('refund_id', '=', term), eb('payment_id', '=', term), eb('merchant_reference', '=', boundedText(term, MAX_MERCHANT_REFERENCE_CHARS))]));
   }
+  // Cut as stored, so a reference longer than the stored bound still finds its refund.
+  if (filter.merchantReference !== undefined) q = q.where('merchant_reference', '=', boundedText(filter.merchantReference, MAX_MERCHANT_REFERENCE_CHARS));
   const dir = filter.order === 'desc' ? 'desc' : 'asc';
   const after = dir === 'desc' ? '<' : '>';
   if (filter.cursor) {
     const [t, p, a, id] = decodeCursor(filter.cursor);
+    // The plain range on tracked_at is implied by the OR below; it is there because SQLite walks an
+    // index only for such a range: without it a page from the middle of a million rows reads half of them.
+    q = q.where('tracked_at', after === '>' ? '>=' : '<=', t);
     q = q.where((eb) =>
       eb.or([
         eb('tracked_at', after, t),

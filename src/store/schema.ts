@@ -48,6 +48,16 @@ export interface RefundsTable {
    * Optional because migration 004 added it: inserts of whole rows written before it need not name it.
    */
   anomaly_provider_status?: string | null;
+  /**
+   * The contract fields of migration 008 (optional for the same reason). `customer_receives_*`
+   * are all null when the provider sends no `customer_receives`; `metadata` is a JSON object of strings.
+   */
+  merchant_reference?: string | null;
+  customer_receives_amount?: number | null;
+  customer_receives_currency?: string | null;
+  customer_receives_decimal?: string | null;
+  metadata?: string | null;
+  provider_reference?: string | null;
 }
 
 /** Append-only: every observed status change, anomaly, reversal or tracking change. */

@@ -9,6 +9,12 @@
 export const MAX_EVENT_ID_CHARS = 255;
 /** Longest notification event type kept. */
 export const MAX_EVENT_TYPE_CHARS = 128;
+/**
+ * Longest merchant reference kept (indexed for search): 512 characters is at most 2,048 UTF-8
+ * bytes, inside PostgreSQL's index entry limit. Real order and invoice numbers are far shorter;
+ * a search term is cut the same way, so a longer one still finds its refund.
+ */
+export const MAX_MERCHANT_REFERENCE_CHARS = 512;
 
 const NUL = /\u0000/g;
 

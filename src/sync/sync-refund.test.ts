@@ -236,7 +236,7 @@ describe('syncRefund and the outbox', () => {
 });
 
 describe('applyCurrencyHint', () => {
-  const base = { provider: 'onekey', account: 'default', id: '1', paymentId: null, status: 'pending', providerStatus: 'PENDING', reason: null, createdAt: null, updatedAt: null, failure: null, raw: {} } as const;
+  const base = { provider: 'onekey', account: 'default', id: '1', paymentId: null, status: 'pending', providerStatus: 'PENDING', reason: null, createdAt: null, updatedAt: null, failure: null, merchantReference: null, customerReceives: null, metadata: null, providerReference: null, raw: {} } as const;
   it('leaves refunds with a currency alone and ignores a hint that does not fit', () => {
     const withCurrency = { ...base, amount: 100, currency: 'EUR', amountDecimal: '1.00' };
     expect(applyCurrencyHint(withCurrency, 'USD')).toBe(withCurrency);

@@ -15,7 +15,7 @@ import { formatThreshold, type Scheduler } from '../poller/schedule.js';
 import type { Db, Store } from '../store/index.js';
 import { getRefundRow, getRefundRowForUpdate, refundKeyString, rescheduleCheck, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
 import type { RefundsTable } from '../store/schema.js';
-import { storableText } from '../store/text.js';
+import { boundedText, MAX_MERCHANT_REFERENCE_CHARS, storableText } from '../store/text.js';
 import { pausedUntil, pauseProvider } from '../store/provider-pauses.js';
 import type { RefundLock } from '../store/refund-lock.js';
 import { DEFAULT_MAX_RETRY_AFTER_MS } from '../transport/http.js';
@@ -94,7 +94,8 @@ export function applyCurrencyHint(refund: Refund, hint: string | null | undefine
 
 function refundColumns(r: Refund): Pick<
   RefundsTable,
-  'status' | 'provider_status' | 'payment_id' | 'amount' | 'currency' | 'amount_decimal' | 'reason' | 'created_at' | 'updated_at' | 'failure_code' | 'failure_message' | 'raw'
+  | 'status' | 'provider_status' | 'payment_id' | 'amount' | 'currency' | 'amount_decimal' | 'reason' | 'created_at' | 'updated_at' | 'failure_code' | 'failure_message' | 'raw'
+  | 'merchant_reference' | 'customer_receives_amount' | 'customer_receives_currency' | 'customer_receives_decimal' | 'metadata' | 'provider_reference'
 > {
   // Provider text goes through storableText so both stores take the same values (no NULs on
   // PostgreSQL); `raw` is JSON, whose escapes already keep NULs out of the text.
@@ -112,6 +113,12 @@ function refundColumns(r: Refund): Pick<
     failure_code: storableText(r.failure?.code ?? null),
     failure_message: storableText(r.failure?.message ?? null),
     raw: JSON.stringify(r.raw ?? null),
+    merchant_reference: boundedText(r.merchantReference, MAX_MERCHANT_REFERENCE_CHARS),
+    customer_receives_amount: r.customerReceives?.amount != null && Number.isSafeInteger(r.customerReceives.amount) ? r.customerReceives.amount : null,
+    customer_receives_currency: storableText(r.customerReceives?.currency ?? null),
+    customer_receives_decimal: storableText(r.customerReceives?.amountDecimal ?? null),
+    metadata: r.metadata === null ? null : JSON.stringify(r.metadata),
+    provider_reference: storableText(r.providerReference),
   };
 }
 

@@ -14,11 +14,12 @@ interface ListOpts {
   createdTo?: string;
   limit: string;
   cursor?: string;
+  reference?: string;
   json?: boolean;
 }
 
 /** The API's parser (same values, same messages), naming the flags. */
-const FLAG_NAMES = { limit: '--limit', account: '--account', stuck: '--stuck', createdFrom: '--created-from', createdTo: '--created-to', cursor: '--cursor' };
+const FLAG_NAMES = { limit: '--limit', account: '--account', stuck: '--stuck', createdFrom: '--created-from', createdTo: '--created-to', cursor: '--cursor', merchantReference: '--reference' };
 
 export function register(program: Command): void {
   program
@@ -32,10 +33,12 @@ export function register(program: Command): void {
     .option('--created-to <date>', "refund's createdAt on or before: a date (the whole day) or an ISO 8601 timestamp")
     .option('--limit <n>', `at most this many (1-${MAX_LIST_LIMIT})`, '100')
     .option('--cursor <cursor>', 'continue from a previous listing')
+    .option('--reference <ref>', "only refunds with this merchant reference (the merchant's own order or invoice number, exact)")
     .option('--json', 'print {data, nextCursor} as JSON')
     .action(async (opts: ListOpts) => {
       await guard(async () => {
-        const { json: _json, ...raw } = opts;
+        const { json: _json, reference, ...rest } = opts;
+        const raw = { ...rest, merchantReference: reference };
         const filter: ListFilter = parseListQuery(raw, { defaultLimit: 100, names: FLAG_NAMES });
         await withHub(program, async (hub) => {
           const page = await hub.list(filter);

@@ -34,7 +34,7 @@ export class Gr4vyConnector implements Connector {
     private readonly ctx: ProviderContext,
   ) {
     const s = account.settings;
-    this.warn = createWarnOnce('gr4vy', ctx.logger);
+    this.warn = createWarnOnce(ctx.logger);
     this.tokens = new Gr4vyTokenSource(loadGr4vyKey(s.privateKey), s.scopes ?? DEFAULT_GR4VY_SCOPES, ctx.clock);
   }
 

@@ -180,3 +180,29 @@ describe('gr4vy wire schema', () => {
     expect(reject(wireRefund())).toBe('accepted');
   });
 });
+
+describe('gr4vy contract fields', () => {
+  it('maps external_identifier and payment_service_refund_id; nothing else applies', () => {
+    expect(normalize()).toMatchObject({ merchantReference: 'refund-12345', providerReference: 'refund_xYqd43gySMtori', customerReceives: null, metadata: null });
+  });
+
+  it("falls back to the transaction's external identifier when the refund has none (null, absent or empty)", () => {
+    for (const external of [null, undefined, '']) {
+      const over = external === undefined ? { transaction_external_identifier: 'order-77' } : { external_identifier: external, transaction_external_identifier: 'order-77' };
+      const w = wireRefund(over);
+      if (external === undefined) delete w.external_identifier;
+      expect(normalizeGr4vyRefund(parseWire('gr4vy', gr4vyRefundSchema, w), { account: 'default', settings, logger: silentLogger }).merchantReference).toBe('order-77');
+    }
+    expect(normalize({ external_identifier: 'refund-1', transaction_external_identifier: 'order-77' }).merchantReference).toBe('refund-1');
+  });
+
+  it('is null when neither identifier nor a processor reference is sent', () => {
+    const w = wireRefund();
+    delete w.external_identifier;
+    delete w.transaction_external_identifier;
+    delete w.payment_service_refund_id;
+    const r = normalizeGr4vyRefund(parseWire('gr4vy', gr4vyRefundSchema, w), { account: 'default', settings, logger: silentLogger });
+    expect(r).toMatchObject({ merchantReference: null, providerReference: null });
+    expect(normalize({ external_identifier: null, transaction_external_identifier: null, payment_service_refund_id: null })).toMatchObject({ merchantReference: null, providerReference: null });
+  });
+});

@@ -28,9 +28,11 @@ function failureOf(wire: Gr4vyRefundWire): RefundFailure | null {
   return code !== null || message !== null ? { code, message } : null;
 }
 
+const nonEmpty = (v: string | null | undefined): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
 /** The one Gr4vy Refund -> unified Refund conversion. */
 export function normalizeGr4vyRefund(wire: Gr4vyRefundWire, ctx: Gr4vyNormalizeContext): Refund {
-  const warn = ctx.warn ?? createWarnOnce('gr4vy', ctx.logger);
+  const warn = ctx.warn ?? createWarnOnce(ctx.logger);
   const money = reportedMoney('gr4vy', readMinorMoney(wire.amount, wire.currency, { max: GR4VY_MAX_AMOUNT }), warn, wire.id);
   return {
     provider: 'gr4vy',
@@ -46,6 +48,13 @@ export function normalizeGr4vyRefund(wire: Gr4vyRefundWire, ctx: Gr4vyNormalizeC
     createdAt: parseIsoToUtc(wire.created_at),
     updatedAt: parseIsoToUtc(wire.updated_at),
     failure: failureOf(wire),
+    // The refund's own external_identifier first; a refund created without one is still found by
+    // the order reference its transaction was created with.
+    merchantReference: nonEmpty(wire.external_identifier) ?? nonEmpty(wire.transaction_external_identifier),
+    customerReceives: null,
+    metadata: null,
+    // The payment service's (processor's) own refund id, for reconciling with the acquirer.
+    providerReference: nonEmpty(wire.payment_service_refund_id),
     raw: wire,
   };
 }

@@ -59,7 +59,7 @@ export class OnekeyConnector implements Connector {
     private readonly account: AccountSettings<OnekeySettings>,
     private readonly ctx: ProviderContext,
   ) {
-    this.warn = createWarnOnce('onekey', ctx.logger);
+    this.warn = createWarnOnce(ctx.logger);
   }
 
   async getRefund(id: string): Promise<Refund> {

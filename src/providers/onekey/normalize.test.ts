@@ -76,6 +76,10 @@ describe('onekey normalization', () => {
       createdAt: null,
       updatedAt: null,
       failure: null,
+      merchantReference: 'order-1',
+      customerReceives: null,
+      metadata: null,
+      providerReference: null,
       raw: body,
     });
   });
@@ -130,7 +134,7 @@ describe('onekey money (major-unit decimals, no currency in the response)', () =
 
   it('keeps the status but leaves an amount the currency cannot represent null, warning once, never rounding', () => {
     const logger = recordingLogger();
-    const warn = createWarnOnce('onekey', logger);
+    const warn = createWarnOnce(logger);
     for (const [amount, currency] of [['15990.5', 'CLP'], ['4.35', 'CLP'], ['505.955', 'MXN'], ['1.0005', 'KWD']] as const) {
       const wire = parseWire('onekey', OnekeyRefundWire, JSON.parse(`{"status":"COMPLETED","amount":${amount}}`));
       const r = normalizeOnekeyRefund(wire, { account: 'default', settings: { currency }, logger, refundId: '80000001', warn });
@@ -231,5 +235,23 @@ describe('onekey config', () => {
         expect((e as RefundHubError).code).toBe('not_configured');
       }
     }
+  });
+});
+
+describe('onekey contract fields', () => {
+  it('maps merchant_invoice_id to merchantReference; absent or empty is null; nothing else applies', () => {
+    expect(fromJson('{"deposit_id":7,"merchant_invoice_id":"INV-2026-0042","status":"PENDING"}')).toMatchObject({
+      merchantReference: 'INV-2026-0042',
+      customerReceives: null,
+      metadata: null,
+      providerReference: null,
+    });
+    expect(fromJson('{"deposit_id":7,"status":"PENDING"}').merchantReference).toBeNull();
+    expect(fromJson('{"deposit_id":7,"merchant_invoice_id":"","status":"PENDING"}').merchantReference).toBeNull();
+  });
+
+  it('never puts the voucher anywhere but raw (it is fetched on demand only)', () => {
+    const r = fromJson('{"deposit_id":7,"merchant_invoice_id":"a","status":"COMPLETED","voucher":"JVBERi0="}');
+    expect(JSON.stringify({ ...r, raw: null })).not.toContain('JVBERi0');
   });
 });

@@ -17,9 +17,11 @@ export interface OnekeyNormalizeContext {
   warn?: WarnOnce;
 }
 
+const nonEmpty = (v: string | null | undefined): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
 /** Turns OneKey's refund status object into the unified Refund. */
 export function normalizeOnekeyRefund(wire: OnekeyRefundWire, ctx: OnekeyNormalizeContext): Refund {
-  const warn = ctx.warn ?? createWarnOnce('onekey', ctx.logger);
+  const warn = ctx.warn ?? createWarnOnce(ctx.logger);
   // Major-unit decimal with no currency in the response (refund-status-endpoint page): only the
   // account's configured currency can turn it into minor units. One it cannot represent (CLP
   // 15990.5) costs the amount, never the status.
@@ -39,6 +41,11 @@ export function normalizeOnekeyRefund(wire: OnekeyRefundWire, ctx: OnekeyNormali
     updatedAt: null,
     // OneKey does not say why a refund was REJECTED in the status response.
     failure: null,
+    // The deposit's `merchant_invoice_id`: the merchant's own order number for what was refunded.
+    merchantReference: nonEmpty(wire.merchant_invoice_id),
+    customerReceives: null,
+    metadata: null,
+    providerReference: null,
     raw: wire,
   };
 }

@@ -36,7 +36,7 @@ export class StanConnector implements Connector {
     // HTTP Basic `client_id:client_secret` (docs.stan-app.fr/api-reference/refund/create). The
     // legacy doc shows the bare base64 without `Basic `; the standard prefix is what the spec's
     // `http`/`basic` security scheme means.
-    this.warn = createWarnOnce('stan', ctx.logger);
+    this.warn = createWarnOnce(ctx.logger);
     const { clientId, clientSecret } = account.settings;
     this.authorization = `Basic ${Buffer.from(`${clientId}:${clientSecret}`, 'utf8').toString('base64')}`;
   }

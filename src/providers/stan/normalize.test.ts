@@ -27,7 +27,7 @@ function normalize(wire: unknown, currency = 'EUR', logger: Logger = silentLogge
 describe('stan amounts the seed allows', () => {
   it('accepts a negative int32 amount: the fetch succeeds, the amount is left null with one warning', () => {
     const logger = recordingLogger();
-    const warn = createWarnOnce('stan', logger);
+    const warn = createWarnOnce(logger);
     for (const amount of [-1, -2_147_483_648]) {
       const wire = parseWire('stan', StanRefundWire, { ...base, amount });
       const r = normalizeStanRefund(wire, { account: 'default', settings: { currency: 'EUR' }, logger, warn });
@@ -35,7 +35,7 @@ describe('stan amounts the seed allows', () => {
       expect(r.raw).toMatchObject({ amount });
     }
     expect(logger.warnings).toHaveLength(1);
-    expect(logger.warnings[0]!.obj).toMatchObject({ provider: 'stan', kind: 'money.negative' });
+    expect(logger.warnings[0]!.obj).toMatchObject({ kind: 'money.negative' });
     expect(logger.warnings[0]!.msg).toMatch(/amount -1 is negative/);
   });
 
@@ -103,6 +103,10 @@ describe('stan normalization', () => {
       createdAt: '2023-11-07T05:31:56.000Z',
       updatedAt: null,
       failure: null,
+      merchantReference: null,
+      customerReceives: null,
+      metadata: null,
+      providerReference: null,
       raw: { ...base, extra_field: { kept: true } },
     });
   });
@@ -247,5 +251,11 @@ describe('stan configuration', () => {
 
   it('rejects a client id with a colon, which HTTP Basic cannot carry', () => {
     expect(() => stanConfig.resolve({ clientId: 'a:b', clientSecret: 's' })).toThrow(/REFUNDHUB_STAN_CLIENT_ID/);
+  });
+});
+
+describe('stan contract fields', () => {
+  it('has none: every one is null, even when the body carries look-alike fields', () => {
+    expect(normalize({ ...base, metadata: { a: 'b' }, reference: 'x' })).toMatchObject({ merchantReference: null, customerReceives: null, metadata: null, providerReference: null });
   });
 });

@@ -1,6 +1,6 @@
 import { parseIsoToUtc } from '../../domain/dates.js';
 import { readMinorMoney } from '../../domain/money.js';
-import type { Refund } from '../../domain/refund.js';
+import { NO_EXTRAS, type Refund } from '../../domain/refund.js';
 import type { Logger } from '../../logger.js';
 import { createWarnOnce, reportedMoney, type WarnOnce } from '../shared.js';
 import type { StanSettings } from './config.js';
@@ -21,7 +21,7 @@ export const STAN_MAX_AMOUNT = 2 ** 31 - 1;
 
 /** Turns Stan's refund object into the normalized Refund. The one place Stan's field names meet the domain. */
 export function normalizeStanRefund(wire: StanRefundWire, ctx: StanNormalizeContext): Refund {
-  const warn = ctx.warn ?? createWarnOnce('stan', ctx.logger);
+  const warn = ctx.warn ?? createWarnOnce(ctx.logger);
   const createdAt = wire.created_at == null ? null : parseIsoToUtc(wire.created_at);
   if (wire.created_at != null && createdAt === null) {
     warn('date.created_at', { refundId: wire.refund_id }, 'stan refund created_at is not an ISO 8601 date-time; createdAt left null');
@@ -44,6 +44,8 @@ export function normalizeStanRefund(wire: StanRefundWire, ctx: StanNormalizeCont
     updatedAt: null,
     // Stan reports `payment_failure` without any reason or code.
     failure: null,
+    // Stan's refund object carries no merchant reference, metadata or processor reference (specs/stan.yaml `Refund`).
+    ...NO_EXTRAS,
     raw: wire,
   };
 }

@@ -22,7 +22,7 @@ export class TazapayConnector implements Connector {
     private readonly ctx: ProviderContext,
   ) {
     const { apiKey, apiSecret } = account.settings;
-    this.warn = createWarnOnce('tazapay', ctx.logger);
+    this.warn = createWarnOnce(ctx.logger);
     this.authorization = `Basic ${Buffer.from(`${apiKey}:${apiSecret}`, 'utf8').toString('base64')}`;
   }
 

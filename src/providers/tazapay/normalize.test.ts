@@ -242,6 +242,12 @@ describe('tazapay normalized shape', () => {
       createdAt: '2023-07-23T23:59:56.000Z',
       updatedAt: null,
       failure: null,
+      // Not in the spec's example: null, not an empty string.
+      merchantReference: null,
+      // Two implied decimals apply here too: 133200 is 1332.00 SGD.
+      customerReceives: { amount: 133200, currency: 'SGD', amountDecimal: '1332.00' },
+      metadata: { key1: 'value1', key2: 'value2' },
+      providerReference: null,
       raw: specExample,
     });
   });
@@ -277,5 +283,50 @@ describe('tazapay wire schema', () => {
     expect(caught).toBeInstanceOf(RefundHubError);
     expect((caught as RefundHubError).code).toBe('invalid_response');
     expect((caught as RefundHubError).message).toContain(where);
+  });
+});
+
+describe('tazapay contract fields', () => {
+  it('maps reference_id, customer_receives, metadata and balance_transaction', () => {
+    const r = normalize({ reference_id: 'order-1042', balance_transaction: 'btr_cjtl7ebb7cpa3mrnjt2g', metadata: { order: '1042', channel: 'web' } });
+    expect(r).toMatchObject({
+      merchantReference: 'order-1042',
+      customerReceives: { amount: 133200, currency: 'SGD', amountDecimal: '1332.00' },
+      metadata: { order: '1042', channel: 'web' },
+      providerReference: 'btr_cjtl7ebb7cpa3mrnjt2g',
+    });
+  });
+
+  it('applies the two implied decimals to customer_receives in JPY and KWD', () => {
+    // JPY has no minor unit: 10000 stands for 100.00 JPY, which is 100 JPY.
+    expect(normalize({ customer_receives: { currency: 'JPY', amount: 10000 } }).customerReceives).toEqual({ amount: 100, currency: 'JPY', amountDecimal: '100' });
+    // KWD has three: 10089 stands for 100.89 KWD, which is 100890 fils.
+    expect(normalize({ customer_receives: { currency: 'KWD', amount: 10089 } }).customerReceives).toEqual({ amount: 100890, currency: 'KWD', amountDecimal: '100.890' });
+  });
+
+  it('leaves the customer amount null rather than rounding a JPY fraction, and warns once', () => {
+    const logger = recordingLogger();
+    const r = normalize({ customer_receives: { currency: 'JPY', amount: 10050 } }, logger);
+    expect(r.customerReceives).toEqual({ amount: null, currency: 'JPY', amountDecimal: null });
+    // The refund's own amount is unaffected.
+    expect(r).toMatchObject({ amount: 90000, currency: 'USD' });
+    expect(logger.warnings.some((w) => w.msg.includes('customer_receives'))).toBe(true);
+  });
+
+  it('reads absent, null and empty fields as null', () => {
+    const w: Record<string, unknown> = { ...specExample };
+    delete w.customer_receives;
+    delete w.metadata;
+    const absent = normalizeTazapayRefund(parseWire('tazapay', TazapayRefundSchema, w), { account: 'acme', settings, logger: recordingLogger() });
+    expect(absent).toMatchObject({ merchantReference: null, customerReceives: null, metadata: null, providerReference: null });
+    const nulls = normalize({ customer_receives: null, metadata: null, reference_id: null, balance_transaction: null });
+    expect(nulls).toMatchObject({ merchantReference: null, customerReceives: null, metadata: null, providerReference: null });
+    const empty = normalize({ customer_receives: {}, metadata: {}, reference_id: '', balance_transaction: '' });
+    expect(empty).toMatchObject({ merchantReference: null, customerReceives: null, metadata: null, providerReference: null });
+  });
+
+  it('keeps the currency of a partial customer_receives, and no currency means no amount', () => {
+    expect(normalize({ customer_receives: { currency: 'SGD' } }).customerReceives).toEqual({ amount: null, currency: 'SGD', amountDecimal: null });
+    expect(normalize({ customer_receives: { currency: 'USDC-ERC20', amount: 133200 } }).customerReceives).toEqual({ amount: null, currency: null, amountDecimal: '1332.00' });
   });
 });

@@ -1,4 +1,4 @@
-import type { Refund, RefundFailure, RefundStatus } from '../../domain/refund.js';
+import type { CustomerReceives, Refund, RefundFailure, RefundStatus } from '../../domain/refund.js';
 import { isoCurrency, minorToDecimal, readDecimalMoney, type MoneyReading } from '../../domain/money.js';
 import { parseIsoToUtc } from '../../domain/dates.js';
 import type { Logger } from '../../logger.js';
@@ -42,10 +42,30 @@ function failureOf(status: RefundStatus, wire: TazapayRefund): RefundFailure | n
   return message === null ? null : { code: null, message };
 }
 
+/**
+ * `customer_receives` follows the refund amount's rules, two implied decimals included
+ * (docs.tazapay.com/docs/decimal-currencies): `{"currency":"SGD","amount":133200}` is 1332.00 SGD.
+ * Absent, null or empty ({}) is null; a partial one keeps what can be known.
+ */
+function customerReceivesOf(wire: TazapayRefund, warn: WarnOnce): CustomerReceives | null {
+  const cr = wire.customer_receives;
+  if (cr === null || cr === undefined) return null;
+  if ((cr.amount === null || cr.amount === undefined) && text(cr.currency) === null) return null;
+  const reading = tazapayMoney(cr.amount, cr.currency);
+  if (reading.issue !== null) warn(`customer_receives.${reading.issue}`, { refundId: wire.id }, `tazapay: refund ${wire.id}: customer_receives ${reading.message}`);
+  return { amount: reading.amount, currency: reading.currency, amountDecimal: reading.amountDecimal };
+}
+
+/** An empty metadata object says nothing: null, like an absent one. */
+function metadataOf(metadata: Record<string, string> | null | undefined): Record<string, string> | null {
+  if (metadata === null || metadata === undefined || Object.keys(metadata).length === 0) return null;
+  return { ...metadata };
+}
+
 /** Turns Tazapay's refund object (the envelope's `data`) into the normalized Refund. */
 export function normalizeTazapayRefund(wire: TazapayRefund, ctx: TazapayNormalizeContext): Refund {
   const status = mapTazapayStatus(wire.status, ctx.logger);
-  const warn = ctx.warn ?? createWarnOnce('tazapay', ctx.logger);
+  const warn = ctx.warn ?? createWarnOnce(ctx.logger);
   const money = reportedMoney('tazapay', tazapayMoney(wire.amount, wire.currency), warn, wire.id);
   const createdAt = parseIsoToUtc(wire.created_at);
   if (createdAt === null && text(wire.created_at) !== null) {
@@ -66,6 +86,11 @@ export function normalizeTazapayRefund(wire: TazapayRefund, ctx: TazapayNormaliz
     // Tazapay's refund object has no update timestamp.
     updatedAt: null,
     failure: failureOf(status, wire),
+    merchantReference: text(wire.reference_id),
+    customerReceives: customerReceivesOf(wire, warn),
+    metadata: metadataOf(wire.metadata),
+    // The balance transaction is Tazapay's ledger entry for the refund: what settlement reports name.
+    providerReference: text(wire.balance_transaction),
     raw: wire,
   };
 }

@@ -22,7 +22,7 @@ export class ZiinaConnector implements Connector {
     private readonly account: AccountSettings<ZiinaSettings>,
     private readonly ctx: ProviderContext,
   ) {
-    this.warn = createWarnOnce('ziina', ctx.logger);
+    this.warn = createWarnOnce(ctx.logger);
   }
 
   async getRefund(id: string): Promise<Refund> {

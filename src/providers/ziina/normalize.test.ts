@@ -73,6 +73,10 @@ describe('ziina normalization', () => {
       createdAt: '2023-11-14T22:13:20.123Z',
       updatedAt: null,
       failure: null,
+      merchantReference: null,
+      customerReceives: null,
+      metadata: null,
+      providerReference: null,
       raw: w,
     });
     expect((r.raw as Record<string, unknown>).extra_field).toBe('kept');
@@ -163,5 +167,11 @@ describe('ziina normalization', () => {
       expect(err).toBeInstanceOf(RefundHubError);
       expect((err as RefundHubError).code).toBe('invalid_response');
     }
+  });
+});
+
+describe('ziina contract fields', () => {
+  it('has none: every one is null, even when the body carries look-alike fields', () => {
+    expect(norm(wire({ metadata: { a: 'b' }, reference_id: 'x' }))).toMatchObject({ merchantReference: null, customerReceives: null, metadata: null, providerReference: null });
   });
 });

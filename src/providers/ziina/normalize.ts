@@ -1,6 +1,6 @@
 import { parseIsoToUtc, parseUnixToUtc } from '../../domain/dates.js';
 import { readMinorMoney } from '../../domain/money.js';
-import type { Refund, RefundFailure } from '../../domain/refund.js';
+import { NO_EXTRAS, type Refund, type RefundFailure } from '../../domain/refund.js';
 import type { Logger } from '../../logger.js';
 import { createWarnOnce, reportedMoney, type WarnOnce } from '../shared.js';
 import type { ZiinaSettings } from './config.js';
@@ -19,7 +19,7 @@ export interface ZiinaNormalizeContext {
 /** Turns Ziina's `RefundDto` into the unified Refund. The only place Ziina's field names meet the domain. */
 export function normalizeZiinaRefund(wire: ZiinaRefundWire, ctx: ZiinaNormalizeContext): Refund {
   // `amount` is already in ISO minor units ("base units": $10.50 is 1050) (docs.ziina.com/api-reference/refund/get).
-  const warn = ctx.warn ?? createWarnOnce('ziina', ctx.logger);
+  const warn = ctx.warn ?? createWarnOnce(ctx.logger);
   const money = reportedMoney('ziina', readMinorMoney(wire.amount, wire.currency_code), warn, wire.id);
   // `created_at` is a unix timestamp *string*, unit undocumented; parseUnixToUtc treats < 1e11 as seconds.
   // An ISO string is accepted too, in case Ziina ever changes the format.
@@ -45,6 +45,8 @@ export function normalizeZiinaRefund(wire: ZiinaRefundWire, ctx: ZiinaNormalizeC
     createdAt,
     updatedAt: null,
     failure,
+    // RefundDto has no merchant reference, metadata or processor reference (docs.ziina.com/api-reference/refund/get).
+    ...NO_EXTRAS,
     raw: wire,
   };
 }

@@ -7,6 +7,7 @@ import * as m004 from './004-provider-text.js';
 import * as m005 from './005-notification-retention.js';
 import * as m006 from './006-provider-pauses.js';
 import * as m007 from './007-dashboard-sessions.js';
+import * as m008 from './008-contract-fields.js';
 
 /**
  * Versioned migrations, applied in order on start. Written with Kysely's schema builder so the
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-notification-retention': m005,
   '006-provider-pauses': m006,
   '007-dashboard-sessions': m007,
+  '008-contract-fields': m008,
 };
 
 class StaticProvider implements MigrationProvider {
