@@ -253,4 +253,21 @@ describe.skipIf(!dashboardDir())('dashboard static files', () => {
     expect((await call(`${n.url}/assets/..%2Fpackage.json`)).status).toBe(404);
     expect((await call(`${n.url}/assets/nothing.js`)).status).toBe(404);
   });
+
+  it('closing the server ends open live streams rather than waiting for them', async () => {
+    const key = await createApiKey(n.hub.db, ['refunds:read'], 'live');
+    const res = await fetch(`${n.url}/v1/live`, { headers: { authorization: `Bearer ${key}` } });
+    const reader = res.body!.getReader();
+    await reader.read();
+    const t0 = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      n.app.close().then(() => 'closed'),
+      new Promise((r) => (timer = setTimeout(() => r('still open after 5 s'), 5_000))),
+    ]);
+    clearTimeout(timer);
+    expect(closed).toBe('closed');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect((await reader.read()).done).toBe(true);
+  });
 });

@@ -80,6 +80,10 @@ describe('npm start (refundhub demo)', () => {
     expect(out).toMatch(/^RefundHub demo: API on http:\/\/127\.0\.0\.1:\d+ /);
     expect(out).toContain('. ./refundhub-demo.env');
     expect(out).toMatch(/Webhooks: a demo receiver on http:\/\/127\.0\.0\.1:\d+\/hook is registered as endpoint we_/);
+    // The dashboard's URL, to sign in with the demo key printed above it, and the page is there.
+    const dashboard = /Dashboard: open (http:\/\/127\.0\.0\.1:\d+)\/ and sign in with the demo API key/.exec(out);
+    expect(dashboard, out).not.toBeNull();
+    expect((await fetch(`${dashboard![1]}/`)).headers.get('content-type')).toBe('text/html; charset=utf-8');
     // The old banner's curl line registered http://127.0.0.1:9000/hook, where nothing listens.
     expect(out).not.toContain('127.0.0.1:9000');
 

@@ -137,7 +137,8 @@ export class LiveFeed {
 }
 
 export async function liveRoutes(api: FastifyInstance, { feed }: { feed: LiveFeed }): Promise<void> {
-  api.addHook('onClose', async () => feed.close());
+  // Before the server stops accepting: an open stream never ends by itself, and close() would wait for it.
+  api.addHook('preClose', async () => feed.close());
   api.get('/v1/live', {
     config: { scope: 'refunds:read' },
     schema: {
