@@ -20,7 +20,8 @@ export function createStatusMapper<K extends string>(
     const key = describeRaw(raw);
     if (!warned.has(key)) {
       warned.add(key);
-      logger?.warn({ provider, providerStatus: raw }, `unrecognized ${provider} refund status "${key}"; mapped to unknown`);
+      // The connector's logger already carries provider and account (client.ts binds them).
+      logger?.warn({ providerStatus: raw }, `unrecognized ${provider} refund status "${key}"; mapped to unknown`);
     }
     return 'unknown';
   };

@@ -46,12 +46,13 @@ export function requireOpaqueId(provider: ProviderId, id: string): string {
  */
 export type WarnOnce = (kind: string, fields: Record<string, unknown>, message: string) => void;
 
-export function createWarnOnce(provider: ProviderId, logger: Logger | undefined): WarnOnce {
+export function createWarnOnce(logger: Logger | undefined): WarnOnce {
   const seen = new Set<string>();
   return (kind, fields, message) => {
     if (seen.has(kind)) return;
     seen.add(kind);
-    logger?.warn({ provider, kind, ...fields }, message);
+    // The connector's logger already carries provider and account (client.ts binds them).
+    logger?.warn({ kind, ...fields }, message);
   };
 }
 
