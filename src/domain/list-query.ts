@@ -16,22 +16,25 @@ export const MAX_REFERENCE_LENGTH = 1024;
 const ACCOUNT_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+/** A page of tracked refunds to list; the store's `ListFilter` is this with every field optional. */
 export interface ListQuery {
+  /** Page size, 1..MAX_LIST_LIMIT. */
   limit: number;
   provider?: ProviderId;
   account?: string;
   status?: RefundStatus;
   stuck?: boolean;
-  /** ISO 8601 UTC with milliseconds, inclusive. */
+  /** Inclusive bound on the refund's `createdAt`: ISO 8601 UTC with milliseconds. */
   createdFrom?: string;
-  /** ISO 8601 UTC with milliseconds, inclusive. */
+  /** Inclusive bound on the refund's `createdAt`: ISO 8601 UTC with milliseconds. */
   createdTo?: string;
+  /** `nextCursor` of the previous page. */
   cursor?: string;
-  /** A refund id, payment id or merchant reference, matched exactly. */
+  /** Exactly this refund id, payment id or merchant reference (the dashboard's Search; all three columns are indexed). */
   q?: string;
-  /** The merchant's own reference (`merchantReference`), matched exactly. */
+  /** The merchant's own reference (`merchantReference`), matched exactly (indexed). */
   merchantReference?: string;
-  /** `asc` (oldest tracked first, the default) or `desc`. */
+  /** `asc` (oldest tracked first, the default) or `desc`: the same keyset, walked either way. */
   order?: 'asc' | 'desc';
 }
 

@@ -1,5 +1,6 @@
 import type { CompiledQuery, Selectable } from 'kysely';
 import type { TrackedRefund } from '../domain/events.js';
+import type { ListQuery } from '../domain/list-query.js';
 import type { CustomerReceives, ProviderId, RefundStatus } from '../domain/refund.js';
 import { REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
@@ -116,25 +117,14 @@ export async function getTracked(db: Db | Tx, key: RefundKey): Promise<TrackedRe
   return row ? toTrackedRefund(row) : null;
 }
 
-export interface ListFilter {
-  provider?: ProviderId;
-  account?: string;
-  status?: RefundStatus;
-  stuck?: boolean;
-  /** Inclusive bounds on the refund's `createdAt` (ISO 8601). */
-  createdFrom?: string;
-  createdTo?: string;
-  /** Page size, 1..500 (default 50). */
-  limit?: number;
-  /** `nextCursor` of the previous page. */
+/**
+ * The filters `parseListQuery` produces (the API and the CLI), every one optional here: the store
+ * is also called directly (the dashboard, tests), and defaults the page size to 50.
+ */
+export type ListFilter = Omit<Partial<ListQuery>, 'cursor'> & {
+  /** `nextCursor` of the previous page; null or absent for the first. */
   cursor?: string | null;
-  /** Exactly this refund id, payment id or merchant reference (the dashboard's Search; all three columns are indexed). */
-  q?: string;
-  /** Exactly this merchant reference (indexed). */
-  merchantReference?: string;
-  /** `asc` (default): oldest tracked first; `desc`: newest first. Same keyset, walked either way. */
-  order?: 'asc' | 'desc';
-}
+};
 
 export interface ListPage {
   data: TrackedRefund[];
