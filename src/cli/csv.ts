@@ -22,7 +22,7 @@ export interface CsvProgress {
  */
 export const MAX_RECORD_CHARS = 64 * 1024;
 
-export async function* readCsv(source: AsyncIterable<Buffer | string>, progress: CsvProgress = { bytesRead: 0 }): AsyncGenerator<CsvRecord> {
+export async function* readCsv(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, progress: CsvProgress = { bytesRead: 0 }): AsyncGenerator<CsvRecord> {
   const decoder = new StringDecoder('utf8');
   let fields: string[] = [];
   let field = '';

@@ -167,6 +167,7 @@ async function runImport(hub: RefundHub, file: string, size: number, opts: Impor
   const csvProgress: CsvProgress = { bytesRead: 0 };
   let barShown = false;
   let lastDraw = 0;
+  let plainPrinted = 0;
   const counts = () => `${summary.rows} rows: ${summary.tracked} tracked, ${summary.alreadyTracked} already tracked, ${summary.rejected} rejected, ${summary.failed} failed`;
   function clearBar(): void {
     if (barShown) process.stderr.write('\r\x1b[K');
@@ -182,8 +183,13 @@ async function runImport(hub: RefundHub, file: string, size: number, opts: Impor
       const filled = Math.round(ratio * width);
       process.stderr.write(`\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%  ${counts()}`);
       barShown = true;
-    } else if (force || (summary.rows > 0 && summary.rows % PLAIN_PROGRESS_EVERY === 0)) {
-      process.stderr.write(`refundhub: import: ${counts()}\n`);
+    } else {
+      const done = summary.tracked + summary.alreadyTracked + summary.rejected + summary.failed;
+      const bucket = Math.floor(done / PLAIN_PROGRESS_EVERY);
+      if (force || bucket > plainPrinted) {
+        plainPrinted = bucket;
+        process.stderr.write(`refundhub: import: ${counts()}\n`);
+      }
     }
   }
 
