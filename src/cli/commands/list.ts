@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option('--provider <provider>', `only this provider (${PROVIDER_IDS.join(', ')})`)
     .option('--account <name>', 'only this account')
     .option('--status <status>', `only this status (${REFUND_STATUSES.join(', ')})`)
-    .option('--stuck', 'only refunds not final after 30 days')
+    .option('--stuck', "only refunds not final past their provider's stuckAfter (default 30 days)")
     .option('--created-from <date>', "refund's createdAt on or after: a date (UTC) or an ISO 8601 timestamp")
     .option('--created-to <date>', "refund's createdAt on or before: a date (the whole day) or an ISO 8601 timestamp")
     .option('--limit <n>', `at most this many (1-${MAX_LIST_LIMIT})`, '100')
