@@ -72,7 +72,7 @@ describe('readCsv (RFC 4180)', () => {
         yield Buffer.from(Array.from({ length: 100 }, (_, j) => `stan,id-${i + j}\n`).join(''));
       }
     }
-    const progress = { bytesRead: 0 };
+    const progress = { bytesRead: 0, charsParsed: 0 };
     const it = readCsv(source(), progress);
     const first: CsvRecord[] = [];
     for (let i = 0; i < 50; i++) first.push((await it.next()).value as CsvRecord);
@@ -80,6 +80,8 @@ describe('readCsv (RFC 4180)', () => {
     // Had the reader gathered the file first, all 100,000 rows would have been pulled by now.
     expect(pulled).toBeLessThanOrEqual(100);
     expect(progress.bytesRead).toBeLessThan(2000);
+    // Where the reader stands: through the header and rows id-0 to id-48, not the chunk's end.
+    expect(progress.charsParsed).toBe('provider,id\n'.length + 10 * 'stan,id-0\n'.length + 39 * 'stan,id-10\n'.length);
     await it.return(undefined);
   });
 });

@@ -12,8 +12,10 @@ import { RefundHubError } from '../errors.js';
 export type CsvRecord = { line: number; fields: string[]; error?: undefined } | { line: number; fields?: undefined; error: string };
 
 export interface CsvProgress {
-  /** Bytes pulled from the source so far. */
+  /** Bytes pulled from the source so far (a whole chunk ahead of the records handed out). */
   bytesRead: number;
+  /** Characters consumed up to the end of the last record handed out: where the reader stands. */
+  charsParsed: number;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface CsvProgress {
  */
 export const MAX_RECORD_CHARS = 64 * 1024;
 
-export async function* readCsv(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, progress: CsvProgress = { bytesRead: 0 }): AsyncGenerator<CsvRecord> {
+export async function* readCsv(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, progress: CsvProgress = { bytesRead: 0, charsParsed: 0 }): AsyncGenerator<CsvRecord> {
   const decoder = new StringDecoder('utf8');
   let fields: string[] = [];
   let field = '';
@@ -49,6 +51,7 @@ export async function* readCsv(source: AsyncIterable<Buffer | string> | Iterable
 
   function* feed(text: string): Generator<CsvRecord> {
     for (let i = 0; i < text.length; i++) {
+      progress.charsParsed++;
       let c = text[i]!;
       if (first) {
         first = false;
