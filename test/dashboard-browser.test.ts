@@ -144,6 +144,11 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () =>
     await expect.poll(() => rows.allTextContents()).toEqual([expect.stringContaining(stanId)]);
     await expectAccessible('refunds');
     await shoot('refunds');
+    // Export CSV: the filtered rows only (here the one Search found).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const csv = readFileSync((await download.path())!, 'utf8').trim().split('\r\n');
+    expect(csv[0]).toBe('provider,account,id,paymentId,status,providerStatus,amountDecimal,currency,createdAt,updatedAt,trackedAt,finalAt,stuck');
+    expect(csv.slice(1)).toEqual([expect.stringMatching(new RegExp(`^stan,default,${stanId},${stanPaymentId},pending,`))]);
 
     // One refund: its fields and timeline.
     await page.getByRole('link', { name: stanId }).click();
