@@ -16,6 +16,7 @@ import { ApiKeyVerifier, apiKeyCacheMsFor, hasScope, type ApiScope, type Verifie
 import { renderDocsPage } from './docs-page.js';
 import { dashboardRoutes } from './dashboard.js';
 import { LiveFeed, liveRoutes } from './live.js';
+import { refundActionRoutes } from './refund-actions.js';
 import { refundWebhookRoutes } from './refund-webhooks.js';
 import { SessionStore, sessionCookie, sessionRoutes } from './sessions.js';
 import { statsRoutes } from './stats.js';
@@ -577,6 +578,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     api.register(sessionRoutes, { sessions, verifyKey: (key) => verifier.verify(key) });
     api.register(statsRoutes, { db: hub.db, now: () => hub.clock.now() });
     api.register(refundWebhookRoutes, { hub });
+    api.register(refundActionRoutes, { hub });
     api.register(liveRoutes, { feed: liveFeed });
     api.register(dashboardRoutes);
 
