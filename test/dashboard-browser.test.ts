@@ -118,8 +118,10 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () =>
     await expectAccessible('sign-in');
     await shoot('sign-in');
 
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // By keyboard: the key field has the focus after the refusal, and Enter submits.
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(key);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     // The session is an HttpOnly, SameSite=Strict cookie; the key is in no URL and no storage.
     const cookie = (await context.cookies(h.url)).find((c) => c.name === 'refundhub_session')!;
@@ -140,7 +142,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () =>
     expect((await rows.allTextContents()).every((t) => t.includes('stan'))).toBe(true);
     await page.getByLabel('Provider').selectOption('');
     await page.getByLabel('Search').fill(stanPaymentId);
-    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByLabel('Search').press('Enter');
     await expect.poll(() => rows.allTextContents()).toEqual([expect.stringContaining(stanId)]);
     await expectAccessible('refunds');
     await shoot('refunds');
