@@ -37,6 +37,12 @@ export interface AccountInfo {
 export interface RefundClient {
   /** Fetches one refund from its provider and returns it normalized. */
   getRefund(provider: string, id: string, options?: GetRefundOptions): Promise<Refund>;
+  /**
+   * The provider's proof of refund as PDF bytes, fetched now (never cached or logged). Throws
+   * `voucher_not_supported` for a provider that issues none, `voucher_not_available` when the
+   * provider has none for this refund yet, `invalid_response` when what it sent is not a PDF.
+   */
+  getVoucher(provider: string, id: string, options?: GetRefundOptions): Promise<Buffer>;
   /** Validates a provider name and refund id without any request; returns the canonical pair. */
   validate(provider: string, id: string): { provider: ProviderId; id: string };
   /** Every configured (or configurable) account with its base URL. */
@@ -83,6 +89,17 @@ export function createRefundClient(options: RefundClientOptions = {}): RefundCli
     async getRefund(provider, id, opts = {}) {
       const v = validate(provider, id);
       return connectorFor(v.provider, opts.account ?? DEFAULT_ACCOUNT).getRefund(v.id);
+    },
+    async getVoucher(provider, id, opts = {}) {
+      const v = validate(provider, id);
+      const module = getProvider(v.provider);
+      const connector = connectorFor(v.provider, opts.account ?? DEFAULT_ACCOUNT);
+      if (!connector.getVoucher) {
+        throw new RefundHubError('voucher_not_supported', `${module.displayName} issues no proof-of-refund document (only OneKey has a voucher)`, { provider: v.provider, retryable: false });
+      }
+      const pdf = await connector.getVoucher(v.id);
+      if (pdf === null) throw new RefundHubError('voucher_not_available', `${v.provider}: refund ${v.id} has no proof of refund yet`, { provider: v.provider, retryable: false });
+      return pdf;
     },
     accounts() {
       const out: AccountInfo[] = [];

@@ -19,6 +19,10 @@ export const ERROR_CODES = {
   provider_error: { exit: 5, http: 502 },
   /** The provider answered 2xx with something that is not the documented shape (bad JSON, schema). */
   invalid_response: { exit: 5, http: 502 },
+  /** The provider issues no proof-of-refund document (only OneKey has a voucher). */
+  voucher_not_supported: { exit: 2, http: 404 },
+  /** The provider has no proof of refund for this refund (yet): OneKey sent no voucher. */
+  voucher_not_available: { exit: 3, http: 404 },
   /** An inbound notification's signature (or timestamp) did not verify. */
   invalid_signature: { exit: 2, http: 401 },
   /** Our database failed or refused a write (down, full, a value it will not take); recorded on the refund, retried on its schedule. */

@@ -12,6 +12,7 @@ import { register as registerProviders } from './commands/providers.js';
 import { register as registerReport } from './commands/report.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerTrack } from './commands/track.js';
+import { register as registerVoucher } from './commands/voucher.js';
 import { register as registerWatch } from './commands/watch.js';
 import { register as registerWorker } from './commands/worker.js';
 import { CliExit } from './output.js';
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file with named accounts (default: $REFUNDHUB_CONFIG, then ./refundhub.config.json)')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerWorker, registerTrack, registerImport, registerWatch, registerList, registerHistory, registerReport, registerKeys, registerMigrate, registerMigrateStore, registerDemo]) {
+  for (const register of [registerGet, registerProviders, registerEmulate, registerServe, registerWorker, registerVoucher, registerTrack, registerImport, registerWatch, registerList, registerHistory, registerReport, registerKeys, registerMigrate, registerMigrateStore, registerDemo]) {
     register(program);
   }
   return program;

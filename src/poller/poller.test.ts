@@ -40,6 +40,7 @@ function observed(client: RefundClient) {
     validate: (p, id) => client.validate(p, id),
     accounts: () => client.accounts(),
     close: () => client.close(),
+    getVoucher: (p, id, opts) => client.getVoucher(p, id, opts),
     async getRefund(provider, id, opts) {
       calls.set(provider, (calls.get(provider) ?? 0) + 1);
       inflight.set(provider, (inflight.get(provider) ?? 0) + 1);

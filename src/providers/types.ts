@@ -26,6 +26,12 @@ export interface AccountSettings<S> {
 /** Fetches and normalizes; stateless apart from auth caches (Gr4vy reuses its JWT while valid). */
 export interface Connector {
   getRefund(id: string): Promise<Refund>;
+  /**
+   * The provider's proof of refund as PDF bytes (OneKey's `voucher`), or null when the provider
+   * has none for this refund yet. Absent on connectors whose provider issues no such document.
+   * Fetched on demand only: never part of a poll, never stored, never logged.
+   */
+  getVoucher?(id: string): Promise<Buffer | null>;
 }
 
 /** Settings every provider has besides its credentials. */

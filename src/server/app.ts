@@ -20,6 +20,7 @@ import { refundActionRoutes } from './refund-actions.js';
 import { refundWebhookRoutes } from './refund-webhooks.js';
 import { SessionStore, sessionCookie, sessionRoutes } from './sessions.js';
 import { statsRoutes } from './stats.js';
+import { voucherRoutes } from './voucher.js';
 import { sendMetrics } from './metrics-server.js';
 import { parseNotificationBody } from './notification-body.js';
 import { ApiError, errorBody, retryAfterSeconds, sendError } from './errors.js';
@@ -580,6 +581,7 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
     api.register(refundWebhookRoutes, { hub });
     api.register(refundActionRoutes, { hub });
     api.register(liveRoutes, { feed: liveFeed });
+    api.register(voucherRoutes, { hub });
     api.register(dashboardRoutes);
 
     // ---- inbound provider notifications: raw bytes, no API key ----

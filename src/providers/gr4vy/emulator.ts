@@ -153,7 +153,8 @@ export const gr4vyEmulator: EmulatorSpec<Gr4vySettings> = {
       reconciliation_id: v.reconciliation_id ?? base62Uuid(id),
       external_identifier: v.external_identifier ?? null,
       transaction_reconciliation_id: v.transaction_reconciliation_id ?? base62Uuid(transactionId),
-      transaction_external_identifier: v.transaction_external_identifier ?? null,
+      // The order reference the transaction was created with; the refund's own is the caller's to give.
+      transaction_external_identifier: v.transaction_external_identifier !== undefined ? v.transaction_external_identifier : `order-${transactionId.slice(0, 8)}`,
       created_at: v.created_at ?? at,
       updated_at: v.updated_at ?? v.created_at ?? at,
       creator: v.creator ?? null,

@@ -6,6 +6,7 @@ import type { AccountSettings, Connector, ProviderContext } from '../types.js';
 import { onekeyAuthHeaders } from './auth.js';
 import type { OnekeySettings } from './config.js';
 import { normalizeOnekeyRefund } from './normalize.js';
+import { decodeBase64Pdf } from '../pdf.js';
 import { OnekeyErrorWire, OnekeyRefundWire } from './wire.js';
 
 /** Header and credential error codes (D24 "API Codes" page; the deposits API shares them). */
@@ -64,8 +65,26 @@ export class OnekeyConnector implements Connector {
 
   async getRefund(id: string): Promise<Refund> {
     const refundId = requirePositiveInteger('onekey', id);
+    return (await this.fetch(refundId, false)).refund;
+  }
+
+  /**
+   * The refund's proof as PDF bytes, from the same signed read with `?voucher=true` (the query is
+   * not signed: providers.md). Only asked for here, never by `getRefund`: the Base64 PDF is large.
+   * The response must still be this refund's and valid; a voucher that is not Base64 or not a PDF
+   * is invalid_response. No voucher in the answer: none yet (null).
+   */
+  async getVoucher(id: string): Promise<Buffer | null> {
+    const refundId = requirePositiveInteger('onekey', id);
+    const { wire } = await this.fetch(refundId, true);
+    if (wire.voucher === undefined || wire.voucher === '') return null;
+    return decodeBase64Pdf('onekey', wire.voucher);
+  }
+
+  private async fetch(refundId: string, voucher: boolean): Promise<{ wire: OnekeyRefundWire; refund: Refund }> {
     const { settings } = this.account;
-    const url = joinUrl(settings.baseUrl, `refunds/${encodeURIComponent(refundId)}`);
+    const path = `refunds/${encodeURIComponent(refundId)}`;
+    const url = joinUrl(settings.baseUrl, voucher ? `${path}?voucher=true` : path);
     const json = await this.ctx.transport.getJson(
       {
         provider: 'onekey',
@@ -78,6 +97,6 @@ export class OnekeyConnector implements Connector {
     );
     const wire = parseWire('onekey', OnekeyRefundWire, json);
     const refund = normalizeOnekeyRefund(wire, { account: this.account.name, settings, logger: this.ctx.logger, refundId, warn: this.warn });
-    return confirmRefund('onekey', refundId, refund, sameInteger);
+    return { wire, refund: confirmRefund('onekey', refundId, refund, sameInteger) };
   }
 }

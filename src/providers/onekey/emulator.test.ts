@@ -48,8 +48,28 @@ describe('onekey emulator responses match specs/onekey.json', () => {
     const refund = em.emulator.createRefund('onekey', { status: 'COMPLETED', amount: 1000 });
     const withVoucher = await get(`/refunds/${refund.refund_id}?voucher=true`);
     expectSpec(200, withVoucher.body);
-    expect(Buffer.from(withVoucher.body.voucher, 'base64').toString('utf8')).toMatch(/^%PDF-/);
+    const pdf = Buffer.from(withVoucher.body.voucher, 'base64');
+    expect(pdf.toString('base64')).toBe(withVoucher.body.voucher); // strict Base64, nothing skipped
+    const text = pdf.toString('latin1');
+    expect(text).toMatch(/^%PDF-1\.\d\n/);
+    expect(text.trimEnd().endsWith('%%EOF')).toBe(true);
+    // A viewer finds the xref table where startxref says, and each object where the table says.
+    const startxref = Number(/startxref\n(\d+)\n/.exec(text)![1]);
+    expect(text.slice(startxref, startxref + 4)).toBe('xref');
+    const offsets = [...text.slice(startxref).matchAll(/^(\d{10}) 00000 n $/gm)].map((m) => Number(m[1]));
+    expect(offsets).toHaveLength(5);
+    offsets.forEach((o, i) => expect(text.slice(o, o + 8)).toBe(`${i + 1} 0 obj\n`));
+    expect(text).toContain(String(refund.merchant_invoice_id));
     expect((await get(`/refunds/${refund.refund_id}?voucher=false`)).body.voucher).toBeUndefined();
+  });
+
+  it('no voucher before the refund is COMPLETED, even when asked; the answer still matches the spec', async () => {
+    for (const status of ['PENDING', 'DELIVERED', 'REJECTED']) {
+      const refund = em.emulator.createRefund('onekey', { status });
+      const res = await get(`/refunds/${refund.refund_id}?voucher=true`);
+      expectSpec(200, res.body);
+      expect(res.body.voucher).toBeUndefined();
+    }
   });
 
   it('404 RESOURCE_NOT_FOUND for an unknown or non-integer id', async () => {

@@ -74,10 +74,36 @@ function checkAuth(req: EmulatorRequest, settings: OnekeySettings, now: number):
   return null;
 }
 
-/** A tiny stand-in for the Base64 PDF OneKey returns with `?voucher=true`. */
-function voucherFor(refundId: string): string {
-  const pdf = `%PDF-1.4\n% OneKey emulator refund voucher ${refundId}\n%%EOF\n`;
-  return Buffer.from(pdf, 'utf8').toString('base64');
+/**
+ * A small, valid one-page PDF (catalog, page, font, text, exact xref offsets) standing in for the
+ * Base64 proof of refund OneKey returns with `?voucher=true`, so a viewer opens what the CLI writes.
+ */
+export function emulatedVoucherPdf(refund: NativeRefund): Buffer {
+  const line = (s: string) => s.replace(/[\\()]/g, (c) => `\\${c}`);
+  const text = [`OneKey proof of refund ${String(refund.refund_id)}`, `Invoice ${String(refund.merchant_invoice_id ?? '-')}`, `Amount ${String(refund.amount ?? '-')}`];
+  const stream = `BT /F1 14 Tf 72 720 Td ${text.map((t, i) => `${i ? '0 -20 Td ' : ''}(${line(t)}) Tj`).join(' ')} ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
+    `<< /Length ${Buffer.byteLength(stream, 'latin1')} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(Buffer.byteLength(out, 'latin1'));
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(out, 'latin1');
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
+/** OneKey issues the proof once the refund is COMPLETED; before that a voucher=true read has none. */
+function voucherFor(refund: NativeRefund): string | undefined {
+  return String(refund.status).toUpperCase() === 'COMPLETED' ? emulatedVoucherPdf(refund).toString('base64') : undefined;
 }
 
 /** The emulated OneKey refund status API, mounted at `onekey/v3`. */
@@ -129,7 +155,10 @@ export const onekeyEmulator: EmulatorSpec<OnekeySettings> = {
     const stored = /^[1-9]\d*$/.test(id) ? ctx.findRefund(id) : undefined;
     if (!stored) return json(404, ERRORS.notFound);
     const { refund_id: _id, ...body } = stored;
-    if (req.query.get('voucher')?.toLowerCase() === 'true') body.voucher = voucherFor(id);
+    if (req.query.get('voucher')?.toLowerCase() === 'true') {
+      const voucher = voucherFor(stored);
+      if (voucher !== undefined) body.voucher = voucher;
+    }
     return json(200, body);
   },
 

@@ -16,7 +16,7 @@ export const OnekeyRefundWire = z.looseObject({
    * null is read as absent: the SDK maps it to a nullable BigDecimal.
    */
   amount: z.number().nullable().optional(),
-  /** Base64 PDF, only with `?voucher=true`. */
+  /** Base64 PDF, only with `?voucher=true`; read by the connector's getVoucher alone. */
   voucher: z.string().optional(),
   /**
    * Not in the status response's seed; the create response and notifications carry it, as a

@@ -100,6 +100,7 @@ export const tazapayEmulator: EmulatorSpec<TazapaySettings> = {
   create(input: NativeRefund, now: number): NativeRefund {
     const currency = typeof input.currency === 'string' ? input.currency : 'USD';
     const amount = typeof input.amount === 'number' ? input.amount : 1050;
+    const reference = `order-${randomId('').slice(0, 8)}`;
     const refund: NativeRefund = {
       id: randomId('rfd_'),
       object: 'refund',
@@ -109,13 +110,14 @@ export const tazapayEmulator: EmulatorSpec<TazapaySettings> = {
       customer_receives: { currency, amount },
       payment_attempt: randomId('pat_'),
       reason: 'Requested by customer',
-      metadata: {},
+      // The merchant's own order number and a little metadata, as a shop's checkout would send.
+      metadata: { order_id: reference, channel: 'web' },
       status: 'pending',
       status_description: '',
       webhook_url: '',
       created_at: tazapayTimestamp(now),
       balance_transaction: randomId('btr_'),
-      reference_id: '',
+      reference_id: reference,
       holding_currency: currency,
       ...input,
     };
@@ -170,7 +172,8 @@ export const tazapayEmulator: EmulatorSpec<TazapaySettings> = {
     return [
       {
         // USD 10.50: two implied decimals coincide with ISO here.
-        refund: { id: 'rfd_demo_usd_succeeds', payin: 'chk_demo_usd_payin_0001', amount: 1050, currency: 'USD', reason: 'Damaged goods' },
+        // The customer paid in SGD: 10.50 USD lands as 14.18 SGD on the card.
+        refund: { id: 'rfd_demo_usd_succeeds', payin: 'chk_demo_usd_payin_0001', amount: 1050, currency: 'USD', customer_receives: { currency: 'SGD', amount: 1418 }, reason: 'Damaged goods', reference_id: 'demo-order-1001' },
         lifecycle: [
           { status: 'processing', afterMs: 10_000 },
           { status: 'succeeded', afterMs: 25_000 },

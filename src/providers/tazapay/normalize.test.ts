@@ -310,7 +310,7 @@ describe('tazapay contract fields', () => {
     expect(r.customerReceives).toEqual({ amount: null, currency: 'JPY', amountDecimal: null });
     // The refund's own amount is unaffected.
     expect(r).toMatchObject({ amount: 90000, currency: 'USD' });
-    expect(logger.warnings.some((w) => w.msg.includes('customer_receives'))).toBe(true);
+    expect(logger.warnings.some((w) => String(w.msg).includes('customer_receives'))).toBe(true);
   });
 
   it('reads absent, null and empty fields as null', () => {
