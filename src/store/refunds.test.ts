@@ -171,3 +171,46 @@ describeStores('refunds repository', (backend) => {
     expect(h[0]!.raw).toEqual({ s: 1 });
   });
 });
+
+describeStores('search by merchant reference', (backend) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await createStore(await backend.newDatabaseUrl());
+  });
+  afterEach(async () => {
+    await store?.close();
+  });
+  afterAll(() => backend.cleanup());
+
+  it('finds exactly the refunds with that reference (exact, case-sensitive), alone or with q and other filters', async () => {
+    await store.db
+      .insertInto('refunds')
+      .values([
+        row('tazapay', 't1', { merchant_reference: 'order-1042', customer_receives_amount: 133200, customer_receives_currency: 'SGD', customer_receives_decimal: '1332.00', metadata: '{"k":"v"}', provider_reference: 'btr_1' }),
+        row('gr4vy', 'g1', { merchant_reference: 'order-1042', tracked_at: T0 + 1 }),
+        row('onekey', 'o1', { merchant_reference: 'order-10420' }),
+        row('ziina', 'z1'),
+      ])
+      .execute();
+    expect((await listTracked(store.db, { merchantReference: 'order-1042' })).data.map((r) => r.id)).toEqual(['t1', 'g1']);
+    expect((await listTracked(store.db, { merchantReference: 'order-1042', provider: 'gr4vy' })).data.map((r) => r.id)).toEqual(['g1']);
+    expect((await listTracked(store.db, { merchantReference: 'ORDER-1042' })).data).toEqual([]);
+    // The free-text search matches a merchant reference as it matches ids.
+    expect((await listTracked(store.db, { q: 'order-10420' })).data.map((r) => r.id)).toEqual(['o1']);
+    const t1 = (await listTracked(store.db, { merchantReference: 'order-1042', limit: 1 })).data[0]!;
+    expect(t1).toMatchObject({
+      merchantReference: 'order-1042',
+      customerReceives: { amount: 133200, currency: 'SGD', amountDecimal: '1332.00' },
+      metadata: { k: 'v' },
+      providerReference: 'btr_1',
+    });
+    expect((await getTracked(store.db, { provider: 'ziina', account: 'default', id: 'z1' }))).toMatchObject({ merchantReference: null, customerReceives: null, metadata: null, providerReference: null });
+  });
+
+  it('a reference longer than the stored bound is kept cut and still found by the full string', async () => {
+    const { boundedText, MAX_MERCHANT_REFERENCE_CHARS } = await import('./text.js');
+    const long = 'R'.repeat(3000);
+    await store.db.insertInto('refunds').values(row('gr4vy', 'long', { merchant_reference: boundedText(long, MAX_MERCHANT_REFERENCE_CHARS) })).execute();
+    expect((await listTracked(store.db, { merchantReference: long })).data.map((r) => r.id)).toEqual(['long']);
+  });
+});
