@@ -5,10 +5,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderId } from '../src/domain/refund.js';
 import { getProvider } from '../src/providers/registry.js';
 import { buildApp, TokenBucketLimiter } from '../src/server/app.js';
+import { resumeProvider } from '../src/store/provider-pauses.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { call, startHub, startReceiver, tempDir, type RunningHub, type WebhookReceiver } from './support/hub.js';
 import { pollUntil } from './support/wait.js';
@@ -262,6 +263,7 @@ describe('operations', () => {
       'GET /v1/refunds',
       'GET /v1/refunds/{provider}/{id}',
       'GET /v1/refunds/{provider}/{id}/events',
+      'GET /v1/refunds/{provider}/{id}/voucher',
       'GET /v1/refunds/{provider}/{id}/webhook-events',
       'GET /v1/sessions/current',
       'GET /v1/stats/overview',
@@ -459,6 +461,10 @@ describe('bad input gets the right 4xx with {error:{code,message}}, never a 500'
 });
 
 describe('provider throttling', () => {
+  // A 429 pauses the provider account for every process (provider_pauses); lift it so the next
+  // test starts with the provider callable.
+  afterEach(() => resumeProvider(h.hub.db, 'ziina', 'default'));
+
   it('503 rate_limited carries Retry-After (seconds) when the provider gave one', async () => {
     const id = newRefund('ziina');
     expect((await call(`${h.url}/v1/refunds`, { key: admin, json: { provider: 'ziina', id } })).status).toBe(201);
@@ -601,6 +607,7 @@ describe('request logging', () => {
       em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 5, retryAfterS: 60 });
       const throttled = await logged.inject({ method: 'GET', url: `/v1/refunds/ziina/${id}?refresh=true`, headers: { authorization: `Bearer ${reader}` } });
       em.emulator.reset();
+      await resumeProvider(h.hub.db, 'ziina', 'default');
       expect(throttled.statusCode).toBe(503);
       const mine = lines.filter((l) => l.reqId !== undefined);
       expect(mine.length).toBeGreaterThanOrEqual(2);

@@ -81,3 +81,12 @@ export async function pausedUntil(db: Kysely<any>, provider: string, account: st
   cacheFor(db).set(key, { untilMs, readAt: performance.now() });
   return untilMs > now ? untilMs : null;
 }
+
+/**
+ * Lifts a pause at once (an operator who knows the provider is back, or a test): deletes the row and
+ * this process's cached answer. Other processes see it within PAUSE_CACHE_MS.
+ */
+export async function resumeProvider(db: Kysely<any>, provider: string, account: string): Promise<void> {
+  await (db as PausesDb).deleteFrom('provider_pauses').where('provider', '=', provider).where('account', '=', account).execute();
+  cacheFor(db).delete(cacheKey(provider, account));
+}
