@@ -215,10 +215,13 @@ async function runImport(hub: RefundHub, file: string, size: number, opts: Impor
       if (created) summary.tracked++;
       else summary.alreadyTracked++;
     } catch (e) {
-      const err = isRefundHubError(e) ? e : new RefundHubError('store_error', (e as Error)?.message ?? String(e));
+      if (!isRefundHubError(e)) {
+        report(row.line, 'failed', `unexpected error: ${(e as Error)?.message ?? String(e)}`, row);
+        return;
+      }
       // A row the provider's rules or our configuration refuse is the row's fault; anything else may work on a rerun.
-      const outcome = err.code === 'invalid_input' || err.code === 'not_configured' ? 'rejected' : 'failed';
-      report(row.line, outcome, `${err.message} [${err.code}]`, row);
+      const outcome = e.code === 'invalid_input' || e.code === 'not_configured' ? 'rejected' : 'failed';
+      report(row.line, outcome, `${e.message} [${e.code}]`, row);
     }
   };
 
