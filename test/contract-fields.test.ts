@@ -99,6 +99,12 @@ describe('search by merchant reference (API and CLI) and the stored fields', () 
     const single = await call(`${hub.url}/v1/refunds/tazapay/${String(wanted.id)}`, { key });
     expect(Object.keys(single.body)).toEqual(Object.keys(found.body.data[0]));
     expect((await call(`${hub.url}/v1/refunds?q=shop-order-5002`, { key })).body.data.map((r: { id: string }) => r.id)).toEqual([other.id]);
+    // The outgoing webhook payload carries the same fields (its refund is the stored one).
+    em.emulator.setStatus('tazapay', String(wanted.id), 'succeeded');
+    await call(`${hub.url}/v1/refunds/tazapay/${String(wanted.id)}?refresh=true`, { key });
+    const events = await hub.hub.db.selectFrom('events').select('payload').where('refund_id', '=', String(wanted.id)).execute();
+    expect(events.length).toBeGreaterThan(0);
+    for (const e of events) expect(JSON.parse(e.payload).data.refund).toMatchObject({ merchantReference: 'shop-order-5001', customerReceives: { amountDecimal: '1332.00', currency: 'SGD' }, metadata: { a: 'b' } });
     expect((await call(`${hub.url}/v1/refunds?merchantReference=SHOP-ORDER-5001`, { key })).body.data).toEqual([]);
     const tooLong = await call(`${hub.url}/v1/refunds?merchantReference=${'x'.repeat(1025)}`, { key });
     expect(tooLong.status).toBe(400);
@@ -142,6 +148,29 @@ describe('proof of refund (OneKey voucher)', () => {
     // The voucher was fetched on demand only: the stored refund (and its raw) never holds it.
     const stored = await call(`${hub.url}/v1/refunds/onekey/${String(done.refund_id)}`, { key });
     expect(stored.text).not.toContain('voucher');
+  });
+
+  it('the access log of a voucher download holds the path and status, never the document', async () => {
+    const { pino } = await import('pino');
+    const { buildApp } = await import('../src/server/app.js');
+    const lines: string[] = [];
+    const logged = buildApp(hub.hub, { logger: pino({ level: 'debug', base: undefined }, { write: (chunk: string) => void lines.push(chunk) }) as never });
+    try {
+      const done = em.emulator.createRefund('onekey', { status: 'COMPLETED', amount: 10 });
+      await hub.hub.track('onekey', String(done.refund_id));
+      const key = await hub.key(['refunds:read']);
+      const res = await logged.inject({ method: 'GET', url: `/v1/refunds/onekey/${String(done.refund_id)}/voucher`, headers: { authorization: `Bearer ${key}` } });
+      expect(res.statusCode).toBe(200);
+      const base64 = res.rawPayload.toString('base64');
+      expect(lines.some((l) => l.includes('/voucher') && l.includes('200'))).toBe(true);
+      for (const l of lines) {
+        expect(l).not.toContain('%PDF');
+        expect(l).not.toContain(base64.slice(0, 40));
+        expect(l).not.toContain(key);
+      }
+    } finally {
+      await logged.close();
+    }
   });
 
   it('CLI: writes the PDF (exit 0); exit 3 when there is none yet; exit 2 for a provider with no such document', async () => {
