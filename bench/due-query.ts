@@ -27,12 +27,12 @@ import Database from 'better-sqlite3';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { sql } from 'kysely';
 import { createStore, type Store } from '../src/store/index.js';
-import { claimDue, countDue } from '../src/store/refunds.js';
+import { claimDue, countDue, listTracked } from '../src/store/refunds.js';
 import { median } from './lib/compare.js';
 import { bulkLoadRefunds, explain, makeRowFactory, tempDir, type RefundRowValues } from './lib/tracking-store.js';
 import type { BenchResult, BenchRunOptions } from './lib/types.js';
 
-export const description = 'claimDue(1,000) at 10k vs 1M tracked refunds (SQLite file), steady state and backlog';
+export const description = 'claimDue(1,000) and search by merchant reference at 10k vs 1M tracked refunds (SQLite file), steady state and backlog';
 
 const BENCHMARK = 'due-query';
 const SMALL = 10_000;
@@ -144,6 +144,49 @@ async function measurePhase(small: Side, large: Side, now: number, rounds: numbe
   return [claim, durable];
 }
 
+/** Merchant-reference lookups per store per round (issue 9's search), each a different refund. */
+const LOOKUPS_PER_ROUND = 200;
+
+/**
+ * Gives every bench refund a merchant reference (the bulk loader leaves the column null), as a
+ * shop's order numbers: unique, `order-` plus the row's hex. Outside the timing.
+ */
+function addMerchantReferences(side: Side): void {
+  side.raw.prepare("UPDATE refunds SET merchant_reference = 'order-' || substr(refund_id, 1, 8) || substr(refund_id, 10, 4)").run();
+  side.raw.pragma('wal_checkpoint(TRUNCATE)');
+}
+
+/** `GET /v1/refunds?merchantReference=` as the API runs it: listTracked with the filter, one page. */
+async function measureSearch(small: Side, large: Side, rounds: number): Promise<PhaseResult> {
+  const out: PhaseResult = { small: [], large: [], ratios: [] };
+  const refsOf = (side: Side, round: number) =>
+    Array.from({ length: LOOKUPS_PER_ROUND }, (_, k) => {
+      const i = Math.floor(unitAt(round * LOOKUPS_PER_ROUND + k) * side.size);
+      return `order-${i.toString(16).padStart(12, '0')}`;
+    });
+  const timeSide = async (side: Side, refs: string[]) => {
+    const t0 = performance.now();
+    for (const ref of refs) {
+      const page = await listTracked(side.store.db, { merchantReference: ref, limit: 50 });
+      if (page.data.length !== 1) throw new Error(`search for ${ref} in ${side.label} found ${page.data.length} refunds`);
+    }
+    return (performance.now() - t0) / refs.length;
+  };
+  await timeSide(small, refsOf(small, 999));
+  await timeSide(large, refsOf(large, 999));
+  for (let r = 0; r < rounds; r++) {
+    const s = await timeSide(small, refsOf(small, r));
+    const l = await timeSide(large, refsOf(large, r));
+    out.small.push(s);
+    out.large.push(l);
+    out.ratios.push(l / s);
+  }
+  return out;
+}
+
+/** A deterministic spread over [0, 1) (golden-ratio sequence), so both stores get comparable lookups. */
+const unitAt = (n: number): number => (n * 0.6180339887498949) % 1;
+
 function toResult(name: string, phase: PhaseResult, target: BenchResult['target'], note: string): BenchResult {
   const side = (label: string, ms: number[]) => {
     const m = median(ms);
@@ -205,6 +248,15 @@ export async function run(options: BenchRunOptions): Promise<BenchResult[]> {
     log(`steady state: ${dueSmall} vs ${dueLarge} due (rescheduled the rest in ${((performance.now() - t0) / 1000).toFixed(1)} s); ${rounds} rounds`);
     const [steady, steadyDurable] = await measurePhase(small, large, now, rounds);
 
+    const t1 = performance.now();
+    addMerchantReferences(small);
+    addMerchantReferences(large);
+    log(`merchant references set in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    const searchSql = large.store.db.selectFrom('refunds').selectAll().where('merchant_reference', '=', 'order-000000000001').compile();
+    const searchPlan = explain(large.file, searchSql.sql, searchSql.parameters);
+    log(`search plan at 1M: ${searchPlan}`);
+    const search = await measureSearch(small, large, rounds);
+
     const load = `1M rows loaded in ${(largeMs / 1000).toFixed(1)} s`;
     const results = [
       toResult(
@@ -224,6 +276,12 @@ export async function run(options: BenchRunOptions): Promise<BenchResult[]> {
         backlog,
         undefined,
         `${dueLargeBacklog} vs ${dueSmall} due (informational: a large backlog, e.g. after downtime)`,
+      ),
+      toResult(
+        'search by merchantReference (listTracked, one page): 1M vs 10k tracked',
+        search,
+        { op: '<=', value: 2 },
+        `mean of ${LOOKUPS_PER_ROUND} exact lookups of different refunds per store per round; plan: ${searchPlan}`,
       ),
     ];
     for (const r of results) log(`${r.name}: ${r.ours.msPerCall.toFixed(2)} ms vs ${r.baseline.msPerCall.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)} [${r.ratioRange[0].toFixed(2)}-${r.ratioRange[1].toFixed(2)}]`);
