@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RefundHubError } from '../errors.js';
-import { MAX_RECORD_CHARS, readCsv, type CsvRecord } from './csv.js';
+import { csvField, MAX_RECORD_CHARS, readCsv, type CsvRecord } from './csv.js';
 
 async function all(text: string | string[]): Promise<CsvRecord[]> {
   const chunks = (Array.isArray(text) ? text : [text]).map((t) => Buffer.from(t, 'utf8'));
@@ -83,5 +83,11 @@ describe('readCsv (RFC 4180)', () => {
     // Where the reader stands: through the header and rows id-0 to id-48, not the chunk's end.
     expect(progress.charsParsed).toBe('provider,id\n'.length + 10 * 'stan,id-0\n'.length + 39 * 'stan,id-10\n'.length);
     await it.return(undefined);
+  });
+
+  it('csvField writes what readCsv reads back', async () => {
+    const values = ['plain', 'a,b', 'say "hi"', 'two\nlines', '', 42];
+    expect(values.map(csvField).join(',')).toBe('plain,"a,b","say ""hi""","two\nlines",,42');
+    expect(await all(`${values.map(csvField).join(',')}\n`)).toEqual([{ line: 1, fields: values.map(String) }]);
   });
 });

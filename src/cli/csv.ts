@@ -116,3 +116,9 @@ export async function* readCsv(source: AsyncIterable<Buffer | string> | Iterable
   }
   if (field !== '' || fields.length > 0 || afterQuote || error) yield* endRecord();
 }
+
+/** One field for writing CSV: quoted (quotes doubled) when it holds a comma, quote or line break. */
+export function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

@@ -4,7 +4,7 @@ import { isProviderId, PROVIDER_IDS, type ProviderId } from '../../domain/refund
 import { isRefundHubError, RefundHubError } from '../../errors.js';
 import { DEFAULT_CONCURRENCY } from '../../poller/poller.js';
 import type { RefundHub } from '../../service.js';
-import { readCsv, type CsvProgress } from '../csv.js';
+import { csvField, readCsv, type CsvProgress } from '../csv.js';
 import { withHub } from '../hub.js';
 import { CliExit, guard, printJson, printLine } from '../output.js';
 
@@ -95,11 +95,6 @@ function toRow(line: number, fields: string[], header: Map<Column, number>): Row
   return { line, provider, id, account, currency: currency ? currency.toUpperCase() : null };
 }
 
-/** One CSV field, quoted when it needs to be (RFC 4180). */
-const csvField = (v: string | number): string => {
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
 
 interface ImportOptions {
   rejects?: string;

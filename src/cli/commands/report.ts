@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { REFUND_STATUSES } from '../../domain/refund.js';
 import { RefundHubError } from '../../errors.js';
 import { buildReport, type Report } from '../../store/report.js';
+import { csvField } from '../csv.js';
 import { withHub } from '../hub.js';
 import { guard, printJson, printLine } from '../output.js';
 
@@ -34,10 +35,6 @@ function human(ms: number | null): string {
 
 const seconds = (ms: number | null): string => (ms === null ? '' : String(Math.round(ms / 1000)));
 const mdCell = (v: string | number): string => String(v).replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
-const csvField = (v: string | number): string => {
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
 
 export const CSV_HEADER = ['section', 'provider', 'account', 'total', ...REFUND_STATUSES, 'final_count', 'p50_seconds', 'p95_seconds', 'stuck', 'anomalies', 'reversals', 'endpoint_id', 'endpoint_url', 'failures'];
 
