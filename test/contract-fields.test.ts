@@ -85,6 +85,22 @@ describe('contract fields through each connector, against the emulator', () => {
   });
 });
 
+describe('refundhub get', () => {
+  it('--json prints the four fields; the human view shows those the provider gave', async () => {
+    const { getProvider } = await import('../src/providers/registry.js');
+    const env: Record<string, string> = {};
+    for (const [k, name] of Object.entries(getProvider('tazapay').config.env)) if (em.settings.tazapay[k] !== undefined) env[name] = String(em.settings.tazapay[k]);
+    const r = em.emulator.createRefund('tazapay', { reference_id: 'order-1042', customer_receives: { currency: 'SGD', amount: 133200 }, balance_transaction: 'btr_9', metadata: { k: 'v' } });
+    const json = await runCli(['get', 'tazapay', String(r.id), '--json'], env);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ merchantReference: 'order-1042', customerReceives: { amount: 133200, currency: 'SGD', amountDecimal: '1332.00' }, metadata: { k: 'v' }, providerReference: 'btr_9' });
+    const human = await runCli(['get', 'tazapay', String(r.id)], env);
+    expect(human.stdout).toMatch(/^Reference +order-1042$/m);
+    expect(human.stdout).toMatch(/^Customer gets +1332\.00 SGD$/m);
+    expect(human.stdout).toMatch(/^Provider ref +btr_9$/m);
+  });
+});
+
 describe('search by merchant reference (API and CLI) and the stored fields', () => {
   it('GET /v1/refunds?merchantReference= and q= find the refund; the refund object carries every field', async () => {
     const key = await hub.key(['refunds:read', 'refunds:write']);

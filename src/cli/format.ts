@@ -12,6 +12,11 @@ export function formatRefund(r: Refund & { tracking?: { nextCheckAt: string | nu
     ['Created', r.createdAt ?? '-'],
     ['Updated', r.updatedAt ?? '-'],
   ];
+  // Only when the provider gave them, so refunds without them read as before.
+  if (r.merchantReference) rows.push(['Reference', r.merchantReference]);
+  const cr = r.customerReceives;
+  if (cr && (cr.amountDecimal !== null || cr.currency !== null)) rows.push(['Customer gets', [cr.amountDecimal ?? '?', cr.currency].filter(Boolean).join(' ')]);
+  if (r.providerReference) rows.push(['Provider ref', r.providerReference]);
   if (r.failure) rows.push(['Failure', [r.failure.code, r.failure.message].filter(Boolean).join(': ') || '(no detail)']);
   if (r.tracking) {
     rows.push(['Last check', r.tracking.lastCheckedAt ?? '-']);
