@@ -102,7 +102,7 @@ describe('refundhub get', () => {
     expect(run.code).toBe(0);
     const refund = JSON.parse(run.stdout);
     expect(Object.keys(refund).sort()).toEqual(
-      ['provider', 'account', 'id', 'paymentId', 'status', 'providerStatus', 'amount', 'currency', 'amountDecimal', 'reason', 'createdAt', 'updatedAt', 'failure', 'raw'].sort(),
+      ['provider', 'account', 'id', 'paymentId', 'status', 'providerStatus', 'amount', 'currency', 'amountDecimal', 'reason', 'createdAt', 'updatedAt', 'failure', 'merchantReference', 'customerReceives', 'metadata', 'providerReference', 'raw'].sort(),
     );
     expect(refund).toMatchObject({ provider, account: 'default', id, status: 'succeeded' });
     expectNoSecrets(run);
