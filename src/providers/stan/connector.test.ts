@@ -58,6 +58,10 @@ describe('StanConnector against the emulator', () => {
         createdAt: '2024-02-29T23:59:59.000Z',
         updatedAt: null,
         failure: null,
+        merchantReference: null,
+        customerReceives: null,
+        metadata: null,
+        providerReference: null,
         raw: stored,
       });
     });

@@ -47,6 +47,10 @@ describe('ziina connector against the emulator', () => {
       createdAt: '2023-11-14T22:13:20.123Z',
       updatedAt: null,
       failure: null,
+      merchantReference: null,
+      customerReceives: null,
+      metadata: null,
+      providerReference: null,
       raw: created,
     });
   });
