@@ -7,7 +7,7 @@ export type { AccountInfo, GetRefundOptions, RefundClient, RefundClientOptions }
 export { loadConfig, DEFAULT_ACCOUNT } from './config/index.js';
 export type { LoadedConfig, LoadConfigOptions } from './config/index.js';
 export { PROVIDER_IDS, REFUND_STATUSES, FINAL_STATUSES, isFinalStatus } from './domain/refund.js';
-export type { ProviderId, Refund, RefundFailure, RefundStatus } from './domain/refund.js';
+export type { CustomerReceives, ProviderId, Refund, RefundFailure, RefundStatus } from './domain/refund.js';
 export { ERROR_CODES, RefundHubError, isRefundHubError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { ISO_4217_EXPONENTS, currencyExponent } from './domain/money.js';
