@@ -74,13 +74,38 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
 /** Seconds for a Retry-After header, at least 1. */
 export const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
 
+/** Seconds a client should wait before retrying when the database is out of reach or full. */
+const DATABASE_RETRY_AFTER = '2';
+
+/**
+ * True for a PostgreSQL connectivity or capacity failure, wherever it surfaces (the store's pool,
+ * the refund lock, the auth key lookup, pg-boss): SQLSTATE class 08 (connection exception), class
+ * 53 (insufficient resources, "too many clients"), 57P01-03 (admin/crash shutdown, cannot connect
+ * now), a pool connect timeout, or a socket the server closed. Looked through `cause` chains.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (/^(08|53)[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code)) return true;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT') return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (/timeout exceeded when trying to connect|too many clients|Connection terminated|remaining connection slots are reserved/i.test(message)) return true;
+  }
+  return false;
+}
+
 /** Maps anything thrown in a request to a status, an error body and extra headers. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof ApiError) return http(err.statusCode, err.code, err.message, err.headers);
+  // One place for every path to the database: a full or unreachable database is temporary (503, retry).
+  if ((!isRefundHubError(err) || err.code === 'store_error') && isDatabaseUnavailable(err)) {
+    return http(503, 'store_error', 'the database is unavailable or at its connection limit; retry shortly', { 'retry-after': DATABASE_RETRY_AFTER });
+  }
   if (isRefundHubError(err)) {
     const headers: Record<string, string> = {};
     // The provider throttled us and said for how long: pass that on to our caller.
     if (err.code === 'rate_limited' && err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs)) headers['retry-after'] = retryAfterSeconds(err.retryAfterMs);
+    if (err.code === 'store_error') headers['retry-after'] = DATABASE_RETRY_AFTER;
     return http(ERROR_CODES[err.code].http, err.code, err.message, headers);
   }
   const fe = err as Partial<FastifyError> & { validationContext?: string };

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { RefundHubError } from '../errors.js';
-import { secondsSetting } from '../config/settings.js';
+import { countSetting, secondsSetting } from '../config/settings.js';
 import { redactUrl, redactUrlsInText } from '../redact.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -142,12 +142,19 @@ export function databaseOpenError(e: unknown, what: string): RefundHubError {
  * timeout (minutes). REFUNDHUB_DATABASE_CONNECT_TIMEOUT in seconds; default 10.
  */
 export const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * The store's statements are short (no provider call runs inside a store transaction), so a few
+ * connections serve a busy process; five processes at 5 each leave room under PostgreSQL's 100.
+ */
+export const DEFAULT_DATABASE_POOL_SIZE = 5;
 
 export interface CreateStoreOptions {
   /** Apply migrations on open (default true). */
   migrate?: boolean;
   /** PostgreSQL connect timeout; default REFUNDHUB_DATABASE_CONNECT_TIMEOUT, else 10 s. */
   connectTimeoutMs?: number;
+  /** PostgreSQL pool size; default REFUNDHUB_DATABASE_POOL_SIZE, else DEFAULT_DATABASE_POOL_SIZE. */
+  poolSize?: number;
 }
 
 /** Opens the store and applies migrations. */
@@ -196,7 +203,12 @@ export async function createStore(url: string = DEFAULT_DATABASE_URL, options: C
     // BIGINT columns hold epoch milliseconds; they fit a JS number exactly.
     pg.default.types.setTypeParser(20, (v: string) => Number(v));
     const connectionTimeoutMillis = options.connectTimeoutMs ?? secondsSetting(process.env, 'REFUNDHUB_DATABASE_CONNECT_TIMEOUT') ?? DEFAULT_DATABASE_CONNECT_TIMEOUT_MS;
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: target, max: 10, connectionTimeoutMillis }) }) });
+    const max = options.poolSize ?? countSetting(process.env, 'REFUNDHUB_DATABASE_POOL_SIZE') ?? DEFAULT_DATABASE_POOL_SIZE;
+    const pool = new Pool({ connectionString: target, max, connectionTimeoutMillis });
+    // An idle connection the server ends (restart, pg_terminate_backend, a proxy's idle timeout)
+    // emits 'error' on the pool; unheard, that crashes the process. The pool replaces it.
+    pool.on('error', () => undefined);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const store: Store = {
     db,
