@@ -8,6 +8,7 @@ import type { TrackedRefund } from './domain/events.js';
 import type { ProviderId, RefundStatus } from './domain/refund.js';
 import { PROVIDER_IDS } from './domain/refund.js';
 import { RefundHubError, toRefundHubError } from './errors.js';
+import { countSetting } from './config/settings.js';
 import { createBackgroundTracker, receiveNotification, recoverPendingNotifications, settleNotifications, type IngestDeps, type RequestSync } from './ingest/receive.js';
 import { PURGE_INTERVAL_MS, purgeNotifications } from './ingest/retention.js';
 import type { Logger } from './logger.js';
@@ -168,6 +169,16 @@ export function maxRetryAfterFromEnv(env: Record<string, string | undefined>): n
   return Number(raw) * 1000;
 }
 
+/** Refund-lock connections a worker holds at most by default, whatever its --concurrency. */
+export const DEFAULT_WORKER_LOCK_CONNECTIONS = 8;
+/** Refund-lock connections for an API role's immediate fetches, refreshes and notification re-fetches. */
+export const DEFAULT_API_LOCK_CONNECTIONS = 4;
+
+/** The refund-lock pool by role: min(concurrency, 8) for a worker, plus 4 for the API. */
+export function defaultLockPoolSize(roles: HubRoles, workerConcurrency: number): number {
+  return (roles.worker ? Math.min(workerConcurrency, DEFAULT_WORKER_LOCK_CONNECTIONS) : 0) + (roles.api ? DEFAULT_API_LOCK_CONNECTIONS : 0);
+}
+
 export async function createRefundHub(options: CreateRefundHubOptions = {}): Promise<RefundHub> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
@@ -189,13 +200,15 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
   if (!Number.isInteger(workerConcurrency) || workerConcurrency < 1 || workerConcurrency > 1000) throw new RefundHubError('invalid_input', `worker concurrency must be a whole number from 1 to 1000, got ${String(workerConcurrency)}`);
   const store = await createStore(databaseUrl);
   // On PostgreSQL, one sync of a refund at a time across every process (PgRefundLock, with this
-  // process's KeyedLock in front); its pool holds one connection per refund being synced, so it is
-  // sized to the worker's jobs plus the API's immediate fetches.
-  const refundLock = store.dialect === 'postgres' ? new PgRefundLock({ connectionString: databaseUrl, maxConnections: (roles.worker ? workerConcurrency : 0) + (roles.api ? 10 : 0), logger }) : undefined;
+  // process's KeyedLock in front); it holds a connection per refund being synced. The pool is
+  // capped rather than one per job: a sync waiting for a free lock connection waits within the
+  // lock's bound, while an uncapped pool per process runs the cluster out of connections.
+  const lockPoolSize = countSetting(env, 'REFUNDHUB_LOCK_POOL_SIZE') ?? defaultLockPoolSize(roles, workerConcurrency);
+  const refundLock = store.dialect === 'postgres' ? new PgRefundLock({ connectionString: databaseUrl, maxConnections: lockPoolSize, logger }) : undefined;
   let jobQueue: JobQueue | undefined;
   if (store.dialect === 'postgres') {
     try {
-      jobQueue = await createJobQueue({ connectionString: databaseUrl, logger, ...options.worker?.queue });
+      jobQueue = await createJobQueue({ connectionString: databaseUrl, logger, maxConnections: countSetting(env, 'REFUNDHUB_QUEUE_POOL_SIZE'), ...options.worker?.queue });
     } catch (e) {
       await refundLock?.close().catch(() => undefined);
       await store.close().catch(() => undefined);

@@ -73,7 +73,7 @@ export interface JobQueueOptions {
   /** ...or runs its statements through the store's pool (PostgreSQL stores only). */
   store?: Store;
   logger?: Logger;
-  /** Size of pg-boss's own pool with `connectionString`. Default 4: its statements are short. */
+  /** Size of pg-boss's own pool with `connectionString` (REFUNDHUB_QUEUE_POOL_SIZE). Default 3: its statements are short. */
   maxConnections?: number;
   /** A sync job's lease, seconds. Default DEFAULT_SYNC_EXPIRE_SECONDS. */
   syncExpireInSeconds?: number;
@@ -190,7 +190,7 @@ export async function createJobQueue(options: JobQueueOptions): Promise<JobQueue
   const { default: PgBossClass } = await import('pg-boss');
   const db = options.store ? storeExecutor(options.store) : undefined;
   const boss: PgBoss = new PgBossClass({
-    ...(db ? { db } : { connectionString: options.connectionString!, max: options.maxConnections ?? 4, application_name: 'refundhub-queue' }),
+    ...(db ? { db } : { connectionString: options.connectionString!, max: options.maxConnections ?? 3, application_name: 'refundhub-queue' }),
     schema: QUEUE_SCHEMA,
     // `refundhub migrate` and store opens install the schema under the migration lock; a worker
     // only checks it is there and current (pg-boss throws otherwise).
