@@ -29,6 +29,9 @@ export const SYNC_QUEUES: readonly SyncQueueName[] = PROVIDER_IDS.map(syncQueueN
 export const ALL_QUEUES: readonly QueueName[] = [...SYNC_QUEUES, DELIVER_QUEUE];
 
 /** A sync job: the spine's SyncRequest, as JSON. */
+/** pg-boss's pool per process: its statements (fetch, complete, maintenance) are short. */
+export const DEFAULT_QUEUE_POOL_SIZE = 3;
+
 export interface SyncJobData {
   provider: ProviderId;
   account: string;
@@ -73,7 +76,7 @@ export interface JobQueueOptions {
   /** ...or runs its statements through the store's pool (PostgreSQL stores only). */
   store?: Store;
   logger?: Logger;
-  /** Size of pg-boss's own pool with `connectionString` (REFUNDHUB_QUEUE_POOL_SIZE). Default 3: its statements are short. */
+  /** Size of pg-boss's own pool with `connectionString` (REFUNDHUB_QUEUE_POOL_SIZE). Default DEFAULT_QUEUE_POOL_SIZE. */
   maxConnections?: number;
   /** A sync job's lease, seconds. Default DEFAULT_SYNC_EXPIRE_SECONDS. */
   syncExpireInSeconds?: number;
@@ -190,7 +193,7 @@ export async function createJobQueue(options: JobQueueOptions): Promise<JobQueue
   const { default: PgBossClass } = await import('pg-boss');
   const db = options.store ? storeExecutor(options.store) : undefined;
   const boss: PgBoss = new PgBossClass({
-    ...(db ? { db } : { connectionString: options.connectionString!, max: options.maxConnections ?? 3, application_name: 'refundhub-queue' }),
+    ...(db ? { db } : { connectionString: options.connectionString!, max: options.maxConnections ?? DEFAULT_QUEUE_POOL_SIZE, application_name: 'refundhub-queue' }),
     schema: QUEUE_SCHEMA,
     // `refundhub migrate` and store opens install the schema under the migration lock; a worker
     // only checks it is there and current (pg-boss throws otherwise).
