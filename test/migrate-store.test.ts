@@ -170,14 +170,15 @@ describe.runIf(postgresAvailable && built)('refundhub migrate-store', () => {
     }
   });
 
-  it('refuses what it cannot do with exit 2 and one clear line', async () => {
+  it('refuses what it cannot do with one clear line: exit 2 for usage, exit 6 (store_error) for a server that is down', async () => {
     const missing = await runCli(['migrate-store', '--from', `sqlite:${join(tmp.dir, 'nope.db')}`, '--to', pgUrl], env);
     expect([missing.code, missing.stderr]).toEqual([2, `refundhub: error: --from: no SQLite file at ${join(tmp.dir, 'nope.db')} [invalid_input]\n`]);
     expect(existsSync(join(tmp.dir, 'nope.db'))).toBe(false);
     const toSqlite = await runCli(['migrate-store', '--from', sqliteUrl, '--to', sqliteUrl], env);
     expect([toSqlite.code, toSqlite.stderr]).toEqual([2, 'refundhub: error: --to must be a PostgreSQL URL, postgres://... [invalid_input]\n']);
     const down = await runCli(['migrate-store', '--from', sqliteUrl, '--to', `postgres://app:${PASSWORD}@127.0.0.1:1/x`], env);
-    expect(down.code).toBe(2);
+    expect(down.code).toBe(6);
+    expect(down.stderr).toMatch(/\[store_error\]\n$/);
     expect(down.stdout + down.stderr).not.toContain(PASSWORD);
     const noTo = await runCli(['migrate-store', '--from', sqliteUrl], env);
     expect(noTo.code).toBe(2);
