@@ -8,7 +8,7 @@ import type { TrackedRefund } from './domain/events.js';
 import type { ProviderId, RefundStatus } from './domain/refund.js';
 import { PROVIDER_IDS } from './domain/refund.js';
 import { RefundHubError, toRefundHubError } from './errors.js';
-import { countSetting } from './config/settings.js';
+import { countSetting, secondsSetting } from './config/settings.js';
 import { createBackgroundTracker, receiveNotification, recoverPendingNotifications, settleNotifications, type IngestDeps, type RequestSync } from './ingest/receive.js';
 import { PURGE_INTERVAL_MS, purgeNotifications } from './ingest/retention.js';
 import type { Logger } from './logger.js';
@@ -169,6 +169,29 @@ export function maxRetryAfterFromEnv(env: Record<string, string | undefined>): n
   return Number(raw) * 1000;
 }
 
+/** Headroom over one provider call at its worst (the store write, the lock) for a job's lease. */
+const LEASE_HEADROOM_MS = 5_000;
+
+/**
+ * Job leases and pg-boss's maintenance interval from the environment (seconds): a SIGKILLed
+ * worker's job is taken over after lease + maintenance, so a small cluster or a test shortens them.
+ * A lease shorter than one provider call at its worst (the transport's attempts x (timeout +
+ * backoff)) plus headroom would fail a live job over and run it twice: refused as not_configured.
+ */
+export function queueTimingFromEnv(env: Record<string, string | undefined>, sendWorstMs: number): { syncExpireInSeconds?: number; deliverExpireInSeconds?: number; maintenanceIntervalSeconds?: number } {
+  const floorSeconds = Math.ceil((sendWorstMs + LEASE_HEADROOM_MS) / 1000);
+  const out: { syncExpireInSeconds?: number; deliverExpireInSeconds?: number; maintenanceIntervalSeconds?: number } = {};
+  for (const [name, key] of [['REFUNDHUB_SYNC_LEASE', 'syncExpireInSeconds'], ['REFUNDHUB_DELIVERY_LEASE', 'deliverExpireInSeconds']] as const) {
+    const ms = secondsSetting(env, name);
+    if (ms === undefined) continue;
+    if (ms / 1000 < floorSeconds) throw new RefundHubError('not_configured', `${name} must be at least ${floorSeconds} seconds (one provider call at its worst with the configured timeouts, plus ${LEASE_HEADROOM_MS / 1000} s), not ${ms / 1000}`);
+    out[key] = ms / 1000;
+  }
+  const maintenance = secondsSetting(env, 'REFUNDHUB_QUEUE_MAINTENANCE_INTERVAL');
+  if (maintenance !== undefined) out.maintenanceIntervalSeconds = maintenance / 1000;
+  return out;
+}
+
 /** Refund-lock connections a worker holds at most by default, whatever its --concurrency. */
 export const DEFAULT_WORKER_LOCK_CONNECTIONS = 8;
 /** Refund-lock connections for an API role's immediate fetches, refreshes and notification re-fetches. */
@@ -203,20 +226,21 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
   // process's KeyedLock in front); it holds a connection per refund being synced. The pool is
   // capped rather than one per job: a sync waiting for a free lock connection waits within the
   // lock's bound, while an uncapped pool per process runs the cluster out of connections.
+  const ownsTransport = !(options.transport && typeof (options.transport as Transport).send === 'function');
+  const transportOptions: TransportOptions = ownsTransport ? ((options.transport as TransportOptions | undefined) ?? {}) : {};
+  const queueTiming = queueTimingFromEnv(env, worstCaseSendMs(transportOptions));
   const lockPoolSize = countSetting(env, 'REFUNDHUB_LOCK_POOL_SIZE') ?? defaultLockPoolSize(roles, workerConcurrency);
   const refundLock = store.dialect === 'postgres' ? new PgRefundLock({ connectionString: databaseUrl, maxConnections: lockPoolSize, logger }) : undefined;
   let jobQueue: JobQueue | undefined;
   if (store.dialect === 'postgres') {
     try {
-      jobQueue = await createJobQueue({ connectionString: databaseUrl, logger, maxConnections: countSetting(env, 'REFUNDHUB_QUEUE_POOL_SIZE'), ...options.worker?.queue });
+      jobQueue = await createJobQueue({ connectionString: databaseUrl, logger, maxConnections: countSetting(env, 'REFUNDHUB_QUEUE_POOL_SIZE'), ...queueTiming, ...options.worker?.queue });
     } catch (e) {
       await refundLock?.close().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw e;
     }
   }
-  const ownsTransport = !(options.transport && typeof (options.transport as Transport).send === 'function');
-  const transportOptions: TransportOptions = ownsTransport ? ((options.transport as TransportOptions | undefined) ?? {}) : {};
   const transport: Transport = ownsTransport
     ? createTransport({
         clock,

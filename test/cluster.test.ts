@@ -84,7 +84,9 @@ describe.runIf(postgresAvailable)('a cluster of workers and API nodes on Postgre
     // Checks every few seconds until final, so the poller has work beside the notifications;
     // after a final status the next check is the late check a day away.
     const providers = Object.fromEntries(PROVIDER_IDS.map((p) => [p, { schedule: ['4s', '8s'], concurrency: 8 }]));
-    env = clusterEnv(db.url, writeClusterConfig(tmp.dir, em.settings, providers));
+    // The shortest leases the default transport allows and a 2 s maintenance: the SIGKILLed
+    // worker's jobs are taken over within ~52 s, not 120 s + 30 s.
+    env = clusterEnv(db.url, writeClusterConfig(tmp.dir, em.settings, providers), { REFUNDHUB_SYNC_LEASE: '50', REFUNDHUB_DELIVERY_LEASE: '50', REFUNDHUB_QUEUE_MAINTENANCE_INTERVAL: '2' });
     await migrate(env);
     [apiA, apiB] = await Promise.all([startApiNode('api-a', env), startApiNode('api-b', env)]);
     em.emulator.notifyUrls = [`${apiA.url}/v1/notifications`, `${apiB.url}/v1/notifications`];
