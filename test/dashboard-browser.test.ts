@@ -37,10 +37,25 @@ const ziina = getProvider('ziina').emulator;
 let stanId: string;
 let stanPaymentId: string;
 let ziinaId: string;
+const onekey = getProvider('onekey').emulator;
+let onekeyId: string;
+const ONEKEY_INVOICE = 'INV-2026-0042';
 
 async function shoot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}-laptop.png`), fullPage: true });
   await page.setViewportSize(PHONE);
+  // The page itself never scrolls sideways on a phone: wide tables scroll inside their own box.
+  const width = await page.evaluate(() => {
+    const g = globalThis as any;
+    const inner = g.innerWidth as number;
+    // Name the elements that stick out, so a failure says where to look.
+    const culprits = [...g.document.querySelectorAll('body *')]
+      .filter((el: any) => el.getBoundingClientRect().right > inner + 1 && !(el.parentElement?.closest('.scroll') && g.getComputedStyle(el).position !== 'absolute'))
+      .slice(0, 5)
+      .map((el: any) => `${el.tagName.toLowerCase()}.${el.className} (${Math.round(el.getBoundingClientRect().right)}px)`);
+    return { scroll: g.document.documentElement.scrollWidth as number, inner, culprits };
+  });
+  expect(width.scroll, `${name}: page wider than a phone: ${width.culprits.join(', ')}`).toBeLessThanOrEqual(width.inner);
   await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
   await page.setViewportSize(LAPTOP);
 }
@@ -78,7 +93,9 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () =>
       ['stan', stan.idOf(em.emulator.createRefund('stan', stan2.refund, []))],
       ['ziina', ziina.idOf(em.emulator.createRefund('ziina', ziina.demoRefunds()[1]?.refund ?? {}, []))],
     ] as const;
-    for (const [provider, id] of [['stan', stanId], ['ziina', ziinaId], ...others] as const) {
+    const onekeyDemo = onekey.demoRefunds()[0]!;
+    onekeyId = onekey.idOf(em.emulator.createRefund('onekey', { ...onekeyDemo.refund, refund_id: 80000901, merchant_invoice_id: ONEKEY_INVOICE }, []));
+    for (const [provider, id] of [['stan', stanId], ['ziina', ziinaId], ['onekey', onekeyId], ...others] as const) {
       expect((await call(`${h.url}/v1/refunds`, { key, json: { provider, id } })).status).toBe(201);
     }
 
@@ -136,11 +153,18 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () =>
     // Refunds: filter by provider, then search by payment id.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Refunds' }).click();
     const rows = page.locator('table.refunds tbody tr');
-    await expect.poll(() => rows.count()).toBe(4);
+    await expect.poll(() => rows.count()).toBe(5);
     await page.getByLabel('Provider').selectOption('stan');
     await expect.poll(() => rows.allTextContents()).toHaveLength(2);
     expect((await rows.allTextContents()).every((t) => t.includes('stan'))).toBe(true);
     await page.getByLabel('Provider').selectOption('');
+    // Search finds a refund by the merchant's own reference (issue 9), as well as by id and payment id.
+    await page.getByLabel('Search').fill(ONEKEY_INVOICE);
+    await page.getByLabel('Search').press('Enter');
+    await expect.poll(() => rows.allTextContents()).toEqual([expect.stringContaining(onekeyId)]);
+    await page.getByLabel('Search').fill(stanId);
+    await page.getByLabel('Search').press('Enter');
+    await expect.poll(() => rows.allTextContents()).toEqual([expect.stringContaining(stanId)]);
     await page.getByLabel('Search').fill(stanPaymentId);
     await page.getByLabel('Search').press('Enter');
     await expect.poll(() => rows.allTextContents()).toEqual([expect.stringContaining(stanId)]);
@@ -207,6 +231,22 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () =>
     await page.getByRole('heading', { name: rx.url }).waitFor();
     await expectAccessible('webhooks');
     await shoot('webhooks');
+
+    // Proof of refund: a OneKey refund shows its merchant reference, and once COMPLETED (the emulator
+    // issues a voucher then) the page offers the PDF, downloaded with the session cookie.
+    await page.goto(`${h.url}/#/refund/onekey/default/${encodeURIComponent(onekeyId)}`);
+    await page.getByRole('heading', { name: `Refund ${onekeyId}` }).waitFor();
+    await expect.poll(() => page.getByTestId('merchant-reference').textContent()).toBe(ONEKEY_INVOICE);
+    const proof = page.getByRole('link', { name: 'Download proof of refund' });
+    em.emulator.setStatus('onekey', onekeyId, 'COMPLETED');
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await expect.poll(() => page.getByTestId('refund-status').textContent()).toBe('succeeded');
+    await proof.waitFor();
+    expect(await proof.getAttribute('href')).not.toContain(key);
+    const [pdf] = await Promise.all([page.waitForEvent('download'), proof.click()]);
+    expect(readFileSync((await pdf.path())!).subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    await expectAccessible('refund with proof');
+    await shoot('refund-proof');
 
     // Sign out: the form is back and the old cookie no longer works, on any node.
     await page.getByRole('button', { name: 'Sign out' }).click();

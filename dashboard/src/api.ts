@@ -76,6 +76,10 @@ export interface Refund {
   createdAt: string | null;
   updatedAt: string | null;
   failure: { code: string | null; message: string | null } | null;
+  merchantReference?: string | null;
+  customerReceives?: { amount: number; currency: string; amountDecimal: string } | null;
+  metadata?: Record<string, string> | null;
+  providerReference?: string | null;
   raw: unknown;
   tracking: { trackedAt: string; lastCheckedAt: string | null; nextCheckAt: string | null; checkCount: number; stuck: boolean; finalAt: string | null; lastError: { code: string; message: string } | null };
 }

@@ -1,4 +1,4 @@
-import { useContext, useState } from 'preact/hooks';
+import { useContext, useEffect, useState } from 'preact/hooks';
 import { api, ApiFailure, qs, when, type Attempt, type HistoryEntry, type Refund } from './api';
 import { SessionContext, useLive } from './main';
 
@@ -39,6 +39,17 @@ export function RefundPage({ provider, account, id }: { provider: string; accoun
   };
 
   const [refund, history, events] = data ?? [];
+  // Only OneKey hands out a proof, and only once there is one: ask the voucher route (a HEAD, with the
+  // session cookie like every dashboard call) instead of guessing from the status.
+  const [proof, setProof] = useState(false);
+  const proofKey = refund?.provider === 'onekey' ? `${base}${a}:${refund.status}` : null;
+  useEffect(() => {
+    setProof(false);
+    if (!proofKey) return;
+    let live = true;
+    fetch(`${base}/voucher${a}`, { method: 'HEAD', credentials: 'same-origin' }).then((r) => live && setProof(r.ok), () => undefined);
+    return () => { live = false; };
+  }, [proofKey]);
   const anomalies = history?.data.filter((h) => h.kind === 'anomaly' || h.kind === 'reversal' || h.kind === 'stuck') ?? [];
   return (
     <>
@@ -56,6 +67,7 @@ export function RefundPage({ provider, account, id }: { provider: string; accoun
         >
           {busy === 'refresh' ? 'Refreshing…' : 'Refresh now'}
         </button>
+        {proof && <a class="button secondary" href={`${base}/voucher${a}`} download={`refund-${id}.pdf`}>Download proof of refund</a>}
       </div>
       {message && <p class={message.error ? 'error' : 'ok'} role={message.error ? 'alert' : 'status'}>{message.text}</p>}
       {error && <p class="error" role="alert">{error}</p>}
@@ -70,6 +82,10 @@ export function RefundPage({ provider, account, id }: { provider: string; accoun
               <dt>Account</dt><dd>{refund.account}</dd>
               <dt>Payment</dt><dd>{refund.paymentId ?? '—'}</dd>
               <dt>Amount</dt><dd>{refund.amountDecimal ?? '—'} {refund.currency ?? ''}</dd>
+              {refund.merchantReference && (<><dt>Merchant reference</dt><dd data-testid="merchant-reference">{refund.merchantReference}</dd></>)}
+              {refund.customerReceives && (<><dt>Customer receives</dt><dd>{refund.customerReceives.amountDecimal} {refund.customerReceives.currency}</dd></>)}
+              {refund.providerReference && (<><dt>Provider reference</dt><dd>{refund.providerReference}</dd></>)}
+              {refund.metadata && Object.keys(refund.metadata).length > 0 && (<><dt>Metadata</dt><dd><dl class="meta">{Object.entries(refund.metadata).map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{v}</dd></div>)}</dl></dd></>)}
               <dt>Reason</dt><dd>{refund.reason ?? '—'}</dd>
               <dt>Created</dt><dd>{when(refund.createdAt)}</dd>
               <dt>Updated</dt><dd>{when(refund.updatedAt)}</dd>
