@@ -32,7 +32,7 @@ export const TrackingSchema = {
     lastCheckedAt: nullable('string', { format: 'date-time' }),
     nextCheckAt: nullable('string', { format: 'date-time', description: 'null once no further check is scheduled' }),
     checkCount: { type: 'integer' },
-    stuck: { type: 'boolean', description: 'true once 30 days passed without a final status' },
+    stuck: { type: 'boolean', description: 'true once the provider\'s stuck threshold (`providers.<p>.stuckAfter`, default 30d) passed without a final status' },
     finalAt: nullable('string', { format: 'date-time' }),
     lastError: {
       type: ['object', 'null'],

@@ -34,7 +34,7 @@ export interface RefundsTable {
   check_count: number;
   /** When it reached a final status (null while not final). */
   final_at: number | null;
-  /** 1 once 30 days passed without a final status. */
+  /** 1 once the provider's stuckAfter (default 30 days) passed without a final status. */
   stuck: number;
   /** Consecutive failed syncs, and the last error (code + message, never secrets). */
   error_count: number;
