@@ -9,16 +9,19 @@
  * Gaps between jobs are random over one to two polling intervals, so a send lands anywhere in the
  * loops' phase (a loop polls again right after a job; shorter gaps would always land early).
  *
- * Run: node --import tsx bench/queue-latency.ts  (needs PostgreSQL at REFUNDHUB_BENCH_POSTGRES_URL,
- * default postgres://postgres@127.0.0.1:5432/postgres; makes and drops its own database).
+ * Run: npm run bench -- --only queue-latency  (needs PostgreSQL at REFUNDHUB_BENCH_POSTGRES_URL,
+ * default postgres://postgres@127.0.0.1:5432/postgres; makes and drops its own database). Each row
+ * compares the median enqueue-to-start time with one polling interval (ratio < 1: a job starts
+ * before a single idle poll would have come round); p99 and max are in the note.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { BenchResult, BenchRunOptions } from './lib/types.js';
 import { createJobQueue, syncQueueName, type JobQueue } from '../src/queue/job-queue.js';
 import { createStore } from '../src/store/index.js';
 
 const ADMIN = process.env.REFUNDHUB_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const SAMPLES = Number(process.env.SAMPLES ?? 60);
+const SAMPLES = Number(process.env.SAMPLES ?? 50);
 
 async function admin(statement: string): Promise<void> {
   const c = new pg.Client({ connectionString: ADMIN });
@@ -35,7 +38,9 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-async function measure(url: string, label: string, pollingIntervalSeconds: number, concurrency: number, sameProcess: boolean): Promise<void> {
+export const description = 'enqueue-to-start latency of a sync job at idle (pg-boss polling), other process vs same process, against one polling interval';
+
+async function measure(url: string, label: string, pollingIntervalSeconds: number, concurrency: number, sameProcess: boolean): Promise<BenchResult> {
   const worker = await createJobQueue({ connectionString: url, pollingIntervalSeconds });
   const producer: JobQueue = sameProcess ? worker : await createJobQueue({ connectionString: url, pollingIntervalSeconds });
   let started: (() => void) | undefined;
@@ -53,20 +58,41 @@ async function measure(url: string, label: string, pollingIntervalSeconds: numbe
   }
   await worker.stop({ graceful: false });
   if (!sameProcess) await producer.stop({ graceful: false });
-  console.log(`${label.padEnd(44)} median ${pct(ms, 50).toFixed(0).padStart(4)} ms   p99 ${pct(ms, 99).toFixed(0).padStart(4)} ms   max ${Math.max(...ms).toFixed(0).padStart(4)} ms   (n=${ms.length})`);
+  const median = pct(ms, 50);
+  const intervalMs = pollingIntervalSeconds * 1000;
+  return {
+    benchmark: 'queue-latency',
+    name: `${label}: median enqueue-to-start vs one polling interval`,
+    ours: { label: 'enqueue to start', msPerCall: median, callsPerSec: 1000 / median },
+    baseline: { label: 'polling interval', msPerCall: intervalMs, callsPerSec: 1000 / intervalMs },
+    kind: 'time',
+    ratio: median / intervalMs,
+    ratioRange: [Math.min(...ms) / intervalMs, Math.max(...ms) / intervalMs],
+    rounds: ms.length,
+    note: `median ${median.toFixed(0)} ms, p99 ${pct(ms, 99).toFixed(0)} ms, max ${Math.max(...ms).toFixed(0)} ms over ${ms.length} jobs; informational`,
+  };
 }
 
-const name = `refundhub_bench_${randomBytes(4).toString('hex')}`;
-await admin(`CREATE DATABASE ${name}`);
-const u = new URL(ADMIN);
-u.pathname = `/${name}`;
-const url = u.toString();
-try {
-  await (await createStore(url)).close();
-  await measure(url, 'other process, interval 1 s, concurrency 1', 1, 1, false);
-  await measure(url, 'other process, interval 1 s, concurrency 4', 1, 4, false);
-  await measure(url, 'other process, interval 0.5 s, concurrency 4', 0.5, 4, false);
-  await measure(url, 'same process, interval 1 s, concurrency 4', 1, 4, true);
-} finally {
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+export async function run(options: BenchRunOptions): Promise<BenchResult[]> {
+  const name = `refundhub_bench_${randomBytes(4).toString('hex')}`;
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(ADMIN);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const results: BenchResult[] = [];
+  try {
+    await (await createStore(url)).close();
+    for (const [label, interval, concurrency, same] of [
+      ['other process, interval 1 s, concurrency 1', 1, 1, false],
+      ['other process, interval 1 s, concurrency 4', 1, 4, false],
+      ['other process, interval 0.5 s, concurrency 4', 0.5, 4, false],
+      ['same process, interval 1 s, concurrency 4', 1, 4, true],
+    ] as const) {
+      options.log(`queue-latency: ${label}`);
+      results.push(await measure(url, label, interval, concurrency, same));
+    }
+  } finally {
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+  return results;
 }
