@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createEndpoint } from '../src/notify/endpoints.js';
 import { getProvider } from '../src/providers/registry.js';
-import { buildReport, percentile } from '../src/store/report.js';
+import { buildReport } from '../src/store/report.js';
+import { percentile } from '../src/store/refund-stats.js';
 import { syncRefund } from '../src/sync/sync-refund.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { createTestEngine, type TestEngine } from './support/engine.js';

@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
-import { redactUrl } from '../redact.js';
 import type { Db } from '../store/index.js';
+import { failingEndpoints, timeToFinal, TIME_TO_FINAL_SAMPLE } from '../store/refund-stats.js';
 import { errorResponses } from './schemas.js';
 
 /**
@@ -13,20 +13,12 @@ import { errorResponses } from './schemas.js';
  */
 
 const PERIOD_RE = /^([1-9]\d{0,3})([hd])$/;
-/** Time-to-final percentiles are computed over at most this many of the period's latest final refunds per provider (bounded work at a million rows). */
-export const TIME_TO_FINAL_SAMPLE = 5_000;
 const LIST_LIMIT = 20;
 
 export function parsePeriod(raw: string | undefined): number {
   const m = PERIOD_RE.exec((raw ?? '7d').trim());
   if (!m) throw new RefundHubError('invalid_input', `since must be a period like 24h or 7d, got ${JSON.stringify(String(raw).slice(0, 32))}`);
   return Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 86_400_000);
-}
-
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 const iso = (ms: unknown): string => new Date(Number(ms)).toISOString();
@@ -44,18 +36,10 @@ export async function overview(db: Db, now: number, periodMs: number) {
     p.byStatus[r.status] = (p.byStatus[r.status] ?? 0) + n;
   }
 
-  const timeToFinal: Array<{ provider: string; count: number; medianMs: number | null; p95Ms: number | null }> = [];
+  const ttf: Array<{ provider: string; count: number; medianMs: number | null; p95Ms: number | null }> = [];
   for (const provider of Object.keys(byProvider).sort()) {
-    const rows = await db
-      .selectFrom('refunds')
-      .select(sql<number>`final_at - tracked_at`.as('d'))
-      .where('provider', '=', provider)
-      .where('final_at', '>=', since)
-      .orderBy('final_at', 'desc')
-      .limit(TIME_TO_FINAL_SAMPLE)
-      .execute();
-    const ds = rows.map((r) => Math.max(0, Number(r.d))).sort((a, b) => a - b);
-    if (ds.length > 0) timeToFinal.push({ provider, count: ds.length, medianMs: percentile(ds, 50), p95Ms: percentile(ds, 95) });
+    const t = await timeToFinal(db, since, { provider });
+    if (t.count > 0) ttf.push({ provider, count: t.count, medianMs: t.p50Ms, p95Ms: t.p95Ms });
   }
 
   const stuckRows = await db.selectFrom('refunds').select(['provider', 'account', 'refund_id', 'status', 'tracked_at']).where('stuck', '=', 1).orderBy('tracked_at').limit(LIST_LIMIT).execute();
@@ -71,17 +55,7 @@ export async function overview(db: Db, now: number, periodMs: number) {
     .execute();
   const unknownRows = await db.selectFrom('refunds').select(['provider', 'account', 'refund_id', 'provider_status']).where('status', '=', 'unknown').orderBy('tracked_at', 'desc').limit(LIST_LIMIT).execute();
 
-  const failing = await db
-    .selectFrom('deliveries as d')
-    .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
-    .select(['w.id', 'w.url', sql<number>`count(*)`.as('n'), sql<number>`max(d.updated_at)`.as('last')])
-    .where('w.deleted_at', 'is', null)
-    .where('d.updated_at', '>=', since)
-    .where((eb) => eb.or([eb('d.status', '=', 'failed'), eb.and([eb('d.status', '=', 'pending'), eb('d.attempts', '>', 0)])]))
-    .groupBy(['w.id', 'w.url'])
-    .orderBy('n', 'desc')
-    .limit(LIST_LIMIT)
-    .execute();
+  const failing = await failingEndpoints(db, since, LIST_LIMIT);
 
   const ref = (r: { provider: string; account: string; refund_id: string }) => ({ provider: r.provider, account: r.account, id: r.refund_id });
   return {
@@ -89,11 +63,11 @@ export async function overview(db: Db, now: number, periodMs: number) {
     total: Object.values(byStatus).reduce((a, b) => a + b, 0),
     byStatus,
     byProvider,
-    timeToFinal,
+    timeToFinal: ttf,
     stuck: { count: Number(stuckCount?.n ?? 0), refunds: stuckRows.map((r) => ({ ...ref(r), status: r.status, trackedAt: iso(r.tracked_at) })) },
     unknown: unknownRows.map((r) => ({ ...ref(r), providerStatus: r.provider_status })),
     attention: attention.map((r) => ({ ...ref(r), kind: r.kind, from: r.from_status, to: r.to_status, providerStatus: r.provider_status, observedAt: iso(r.observed_at) })),
-    failingEndpoints: failing.map((r) => ({ id: r.id, url: redactUrl(r.url), failures: Number(r.n), lastFailureAt: iso(r.last) })),
+    failingEndpoints: failing,
   };
 }
 

@@ -1,17 +1,14 @@
 import { sql } from 'kysely';
 import { REFUND_STATUSES, type RefundStatus } from '../domain/refund.js';
-import { redactUrl } from '../redact.js';
 import type { Db } from './index.js';
+import { failingEndpoints, timeToFinal, type FailingEndpoint } from './refund-stats.js';
 
 /**
  * The operator's report (`refundhub report`): per provider and account, what happened over a
  * period. Plain Kysely (GROUP BY, count, subtraction of integer epoch ms), so the same queries run
- * on SQLite and PostgreSQL; percentiles are computed here over a bounded sample, because the two
- * databases share no percentile function.
+ * on SQLite and PostgreSQL; time to final and failing endpoints come from refund-stats.ts, which
+ * the dashboard's overview uses too.
  */
-
-/** Time to final is computed over at most this many of a group's latest final refunds in the period. */
-export const TIME_TO_FINAL_SAMPLE = 5_000;
 /** Stuck refunds and failing endpoints listed by name (the counts cover all of them). */
 export const REPORT_LIST_LIMIT = 50;
 
@@ -36,13 +33,7 @@ export interface Report {
   since: string;
   groups: ReportGroup[];
   stuck: { count: number; refunds: Array<{ provider: string; account: string; id: string; status: string; trackedAt: string }> };
-  failingEndpoints: Array<{ id: string; url: string; failures: number; lastFailureAt: string }>;
-}
-
-/** Nearest-rank percentile of ascending values. */
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  failingEndpoints: FailingEndpoint[];
 }
 
 const iso = (ms: unknown): string => new Date(Number(ms)).toISOString();
@@ -100,17 +91,7 @@ export async function buildReport(db: Db, now: number, sinceMs: number): Promise
 
   const finalGroups = await db.selectFrom('refunds').select(['provider', 'account']).where('final_at', '>=', since).groupBy(['provider', 'account']).execute();
   for (const fg of finalGroups) {
-    const rows = await db
-      .selectFrom('refunds')
-      .select(sql<number>`final_at - tracked_at`.as('d'))
-      .where('provider', '=', fg.provider)
-      .where('account', '=', fg.account)
-      .where('final_at', '>=', since)
-      .orderBy('final_at', 'desc')
-      .limit(TIME_TO_FINAL_SAMPLE)
-      .execute();
-    const ds = rows.map((r) => Math.max(0, Number(r.d))).sort((a, b) => a - b);
-    group(fg.provider, fg.account).timeToFinal = { count: ds.length, p50Ms: percentile(ds, 50), p95Ms: percentile(ds, 95) };
+    group(fg.provider, fg.account).timeToFinal = await timeToFinal(db, since, { provider: fg.provider, account: fg.account });
   }
 
   const stuckList = await db
@@ -125,25 +106,13 @@ export async function buildReport(db: Db, now: number, sinceMs: number): Promise
     .execute();
   const stuckCount = stuckRows.reduce((a, r) => a + Number(r.n), 0);
 
-  const failing = await db
-    .selectFrom('deliveries as d')
-    .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
-    .select(['w.id', 'w.url', sql<number>`count(*)`.as('n'), sql<number>`max(d.updated_at)`.as('last')])
-    .where('w.deleted_at', 'is', null)
-    .where('d.updated_at', '>=', since)
-    // Given up, or still retrying after a failed attempt.
-    .where((eb) => eb.or([eb('d.status', '=', 'failed'), eb.and([eb('d.status', '=', 'pending'), eb('d.attempts', '>', 0)])]))
-    .groupBy(['w.id', 'w.url'])
-    .orderBy(sql`count(*)`, 'desc')
-    .orderBy('w.id')
-    .limit(REPORT_LIST_LIMIT)
-    .execute();
+  const failing = await failingEndpoints(db, since, REPORT_LIST_LIMIT);
 
   return {
     generatedAt: iso(now),
     since: iso(since),
     groups: [...groups.values()].sort((a, b) => a.provider.localeCompare(b.provider) || a.account.localeCompare(b.account)),
     stuck: { count: stuckCount, refunds: stuckList.map((r) => ({ provider: r.provider, account: r.account, id: r.refund_id, status: r.status, trackedAt: iso(r.tracked_at) })) },
-    failingEndpoints: failing.map((r) => ({ id: r.id, url: redactUrl(r.url), failures: Number(r.n), lastFailureAt: iso(r.last) })),
+    failingEndpoints: failing,
   };
 }
