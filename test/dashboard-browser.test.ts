@@ -255,6 +255,6 @@ describe.skipIf(!haveChromium && !process.env.CI)('dashboard in chromium', () =>
     expect(after.status).toBe(401);
 
     expect(external).toEqual([]);
-    expect(consoleErrors.filter((t) => !t.includes('401'))).toEqual([]);
+    expect(consoleErrors.filter((t) => !t.includes('401')), consoleErrors.join('\n')).toEqual([]);
   }, 90_000);
 });

@@ -39,10 +39,11 @@ export function RefundPage({ provider, account, id }: { provider: string; accoun
   };
 
   const [refund, history, events] = data ?? [];
-  // Only OneKey hands out a proof, and only once there is one: ask the voucher route (a HEAD, with the
-  // session cookie like every dashboard call) instead of guessing from the status.
+  // Only OneKey hands out a proof, and only for a completed refund: for those, ask the voucher route
+  // (a HEAD, with the session cookie like every dashboard call) whether it has one, rather than probing
+  // every pending refund (each probe is a provider call, and a 404 logs a console error).
   const [proof, setProof] = useState(false);
-  const proofKey = refund?.provider === 'onekey' ? `${base}${a}:${refund.status}` : null;
+  const proofKey = refund?.provider === 'onekey' && refund.status === 'succeeded' ? `${base}${a}` : null;
   useEffect(() => {
     setProof(false);
     if (!proofKey) return;

@@ -116,7 +116,7 @@ export function RefundsPage({ query }: { query: URLSearchParams }) {
         </label>
         <span class="search">
           <label for="search">Search</label>
-          <input id="search" type="search" ref={searchRef} defaultValue={f.q} key={f.q} placeholder="Refund id or payment id" />
+          <input id="search" type="search" ref={searchRef} defaultValue={f.q} key={f.q} placeholder="Refund id, payment id or merchant reference" />
           <button type="submit">Find</button>
           {f.q && <button type="button" class="secondary" onClick={() => set({ q: '' })}>Clear</button>}
         </span>
