@@ -198,7 +198,12 @@ describe.runIf(postgresAvailable)('a cluster of workers and API nodes on Postgre
         return ours.length === plans.length && ours.every((r) => truth.get(`${r.provider}/${r.refund_id}`) === r.status);
       },
       { timeoutMs: 120_000, intervalMs: 500, what: 'every refund at the provider status' },
-    );
+    ).catch(async (e: Error) => {
+      // Say which refunds lag and where their schedule stands, so a failure can be diagnosed.
+      const rows = await sql<{ provider: string; refund_id: string; status: string; next_check_at: string | null; check_count: string; last_error_code: string | null }>('SELECT provider, refund_id, status, next_check_at, check_count, last_error_code FROM refunds');
+      const lagging = rows.filter((r) => truth.has(`${r.provider}/${r.refund_id}`) && truth.get(`${r.provider}/${r.refund_id}`) !== r.status);
+      throw new Error(`${e.message}: ${rows.length} rows, ${lagging.length} lagging at ${Date.now()}, e.g. ${JSON.stringify(lagging.slice(0, 5).map((r) => ({ ...r, truth: truth.get(`${r.provider}/${r.refund_id}`) })))}; queue: ${JSON.stringify(await queueJobs(db!.url))}`);
+    });
 
     // Every event delivered, verified, with the bytes the store holds.
     const events = async () => sql<{ id: string; provider: string; refund_id: string; sequence: string; payload: string }>('SELECT id, provider, refund_id, sequence, payload FROM events ORDER BY provider, refund_id, sequence');
