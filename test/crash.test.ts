@@ -183,10 +183,16 @@ describe('crash safety', () => {
     const truth = new Map<string, string>();
     for (const p of plans) truth.set(`${p.provider}/${p.id}`, (await truthClient.getRefund(p.provider, p.id)).status);
     await truthClient.close();
+    let held: any[] = [];
     await pollUntil(async () => {
       const r = await call(`${hub.url}/v1/refunds?limit=500`, { key });
-      return r.body.data.length === plans.length && r.body.data.every((x: any) => truth.get(`${x.provider}/${x.id}`) === x.status);
-    }, { timeoutMs: 60_000, what: 'every refund at the provider status' });
+      held = r.body.data;
+      return held.length === plans.length && held.every((x: any) => truth.get(`${x.provider}/${x.id}`) === x.status);
+    }, { timeoutMs: 60_000, what: 'every refund at the provider status' }).catch((e: Error) => {
+      // Name the refunds left behind, with what the emulator could not deliver, so a failure can be diagnosed.
+      const lagging = held.filter((x) => truth.get(`${x.provider}/${x.id}`) !== x.status).map((x) => ({ provider: x.provider, id: x.id, status: x.status, truth: truth.get(`${x.provider}/${x.id}`) }));
+      throw new Error(`${e.message}: ${held.length} of ${plans.length} tracked, lagging ${JSON.stringify(lagging)}; notifications given up on: ${JSON.stringify(em.emulator.undelivered)}`);
+    });
     await pollUntil(async () => (await metric(hub.url, 'refundhub_queue_depth{queue="pending_deliveries"}')) === 0, { timeoutMs: 60_000, what: 'outbox drained' });
     await kill(hub.proc, 'SIGTERM');
 

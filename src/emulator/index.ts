@@ -44,6 +44,8 @@ export interface CreateEmulatorOptions {
   requestLogSize?: number;
   /** Fixed delay on every provider request, ms (benchmarks). */
   latencyMs?: number;
+  /** Waits between a notification's attempts (default NOTIFICATION_RETRY_DELAYS_MS, about 25 s in all). */
+  notificationRetryDelaysMs?: readonly number[];
 }
 
 /** Builds an emulator whose providers accept the given (or env, or demo) credentials. Call `listen()` next. */
@@ -55,6 +57,6 @@ export function createEmulator(options: CreateEmulatorOptions = {}): { emulator:
     // The emulator never calls out, so the base URL is irrelevant to it; any valid one satisfies resolve().
     settings[id] = getProvider(id).config.resolve({ baseUrl: 'http://127.0.0.1', ...credentials[id] });
   }
-  const emulator = new Emulator({ settings: settings as Record<ProviderId, unknown>, notifyUrl: options.notifyUrl, clock: options.clock, logger: options.logger, requestLogSize: options.requestLogSize, latencyMs: options.latencyMs });
+  const emulator = new Emulator({ settings: settings as Record<ProviderId, unknown>, notifyUrl: options.notifyUrl, clock: options.clock, logger: options.logger, requestLogSize: options.requestLogSize, latencyMs: options.latencyMs, notificationRetryDelaysMs: options.notificationRetryDelaysMs });
   return { emulator, credentials, usedDemo: usedDemo.filter((id) => !options.credentials?.[id]) };
 }

@@ -63,6 +63,30 @@ export interface EmulatorOptions {
   requestLogSize?: number;
   /** Fixed delay before every provider request is answered (benchmarks), ms; default 0. */
   latencyMs?: number;
+  /**
+   * Waits between attempts to post one notification: one attempt more than there are entries.
+   * Default NOTIFICATION_RETRY_DELAYS_MS.
+   */
+  notificationRetryDelaysMs?: readonly number[];
+}
+
+/**
+ * Real providers retry a notification the receiver did not take for hours or days (the schedules
+ * in docs/providers.md); the emulator compresses that to about 25 s over 8 attempts. Long enough
+ * that a receiver restarting or busy for a few seconds (a SIGKILLed hub coming back, an API node
+ * under load) still gets it, as it would from the provider, and short enough to end within a test.
+ */
+export const NOTIFICATION_RETRY_DELAYS_MS: readonly number[] = [200, 400, 800, 1600, 3200, 6400, 12_800];
+
+/** A notification the emulator gave up on after its last attempt (what the receiver never took). */
+export interface UndeliveredNotification {
+  provider: ProviderId;
+  url: string;
+  attempts: number;
+  /** The receiver's last answer (`HTTP 503`) or the connection error. */
+  lastError: string;
+  /** The emulator's real time when it gave up (epoch ms). */
+  at: number;
 }
 
 /** Called once per provider request when its response is finished (tests keep every one). */
@@ -86,6 +110,16 @@ export class Emulator {
   private readonly prefixes: Array<{ prefix: string; provider: ProviderModule<any> }>;
   /** Notification deliveries still in flight, so tests and shutdown can wait for them. */
   private readonly inflight = new Set<Promise<void>>();
+  /**
+   * Ends the retry waits (close(), or drainNotifications with `retry: false`), so shutting down does
+   * not sit out a retry schedule. Replaced after a drain; notifications made later retry again.
+   */
+  private stopRetries = new AbortController();
+  /**
+   * Notifications given up on after every attempt: a test whose refund missed a change can tell a
+   * notification the receiver never took from one it took and mishandled. Cleared by reset().
+   */
+  readonly undelivered: UndeliveredNotification[] = [];
   private readonly listeners = new Set<RequestListener>();
   notifyUrl: string | undefined;
   /**
@@ -146,13 +180,21 @@ export class Emulator {
 
   async close(): Promise<void> {
     this.reset();
+    this.stopRetries.abort();
     await Promise.allSettled([...this.inflight]);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Waits for notification deliveries in flight. */
-  async drainNotifications(): Promise<void> {
+  /**
+   * Waits for notification deliveries in flight, retries included. With `retry: false` (a demo
+   * shutting down) an attempt in progress finishes but none is retried: those are given up on.
+   */
+  async drainNotifications(options: { retry?: boolean } = {}): Promise<void> {
+    if (options.retry === false) {
+      this.stopRetries.abort();
+      this.stopRetries = new AbortController();
+    }
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
   }
 
@@ -245,6 +287,7 @@ export class Emulator {
       st.faults.length = 0;
       st.requests.length = 0;
     }
+    this.undelivered.length = 0;
   }
 
   /** Seeds every provider's demo refunds, their lifecycles starting now. */
@@ -265,19 +308,29 @@ export class Emulator {
     const n = provider.emulator.notification(refund, this.options.settings[provider.id], this.clock.now());
     if (!n) return;
     const url = `${base.replace(/\/+$/, '')}/${provider.id}`;
+    const delays = this.options.notificationRetryDelaysMs ?? NOTIFICATION_RETRY_DELAYS_MS;
+    const stop = this.stopRetries.signal;
     const p = (async () => {
-      // Providers retry a few times on failure; so do we, briefly, so a receiver that is still starting does not miss it.
-      for (let attempt = 1; attempt <= 3; attempt++) {
+      let lastError = '';
+      let attempt = 0;
+      while (!stop.aborted) {
+        attempt++;
         try {
           const res = await undiciRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', ...n.headers }, body: n.body, headersTimeout: 5000, bodyTimeout: 5000 });
           await res.body.dump();
           if (res.statusCode < 300) return;
-          this.logger.warn({ provider: provider.id, status: res.statusCode }, 'notification rejected by receiver');
+          lastError = `HTTP ${res.statusCode}`;
+          this.logger.warn({ provider: provider.id, status: res.statusCode, attempt }, 'notification rejected by receiver');
         } catch (e) {
-          this.logger.warn({ provider: provider.id, err: (e as Error).message }, 'notification delivery failed');
+          lastError = (e as Error).message;
+          this.logger.warn({ provider: provider.id, err: lastError, attempt }, 'notification delivery failed');
         }
-        await new Promise((r) => setTimeout(r, 200 * attempt));
+        const wait = delays[attempt - 1];
+        if (wait === undefined) break;
+        await abortableSleep(wait, stop);
       }
+      this.undelivered.push({ provider: provider.id, url, attempts: attempt, lastError: lastError || 'stopped before the first attempt', at: Date.now() });
+      this.logger.error({ provider: provider.id, attempts: attempt }, 'notification given up on');
     })();
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
@@ -456,4 +509,18 @@ function send(res: ServerResponse, r: EmulatorResponse): void {
   }
   res.writeHead(r.status, headers);
   res.end(payload);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

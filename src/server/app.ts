@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { EVENT_TYPES } from '../domain/events.js';
 import { MAX_CURSOR_LENGTH, MAX_LIST_LIMIT, MAX_REFERENCE_LENGTH, parseListQuery, type ListQuery } from '../domain/list-query.js';
-import { PROVIDER_IDS, REFUND_STATUSES } from '../domain/refund.js';
+import { isProviderId, PROVIDER_IDS, REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
 import { REDACT_PATHS } from '../logger.js';
 import { redactQuery } from '../redact.js';
@@ -24,6 +24,7 @@ import { voucherRoutes } from './voucher.js';
 import { sendMetrics } from './metrics-server.js';
 import { parseNotificationBody } from './notification-body.js';
 import { ApiError, errorBody, retryAfterSeconds, sendError } from './errors.js';
+import { notificationRateLimitFromEnv, trustProxyFromEnv, type NotificationRateLimit } from './edge-settings.js';
 import { boundedServerOptions, httpTimeoutsFromEnv, isClientAbort, type HttpTimeouts } from './http-timeouts.js';
 import {
   ACCOUNT_PARAM,
@@ -60,10 +61,15 @@ export interface BuildAppOptions {
   /**
    * Per-client-IP token bucket on the unauthenticated `POST /v1/notifications/*` routes, so they
    * cannot be used to make us call providers at will: `perSecond` refill, `burst` capacity
-   * (default 20/s, burst 200). `false` turns it off. Over the limit: 429 too_many_requests with
-   * Retry-After.
+   * (default REFUNDHUB_NOTIFICATION_RATE_LIMIT, else 20/s, burst 200). `false` turns it off. Over
+   * the limit: 429 too_many_requests with Retry-After.
    */
-  notificationRateLimit?: { perSecond: number; burst: number } | false;
+  notificationRateLimit?: NotificationRateLimit | false;
+  /**
+   * Proxies whose X-Forwarded-For/-Proto are believed (Fastify's `trustProxy` as a list of IPs or
+   * CIDRs); default REFUNDHUB_TRUST_PROXY, else none.
+   */
+  trustProxy?: string;
   /** Monotonic milliseconds for the rate limiter (tests); default performance.now(). */
   rateLimitNow?: () => number;
   /**
@@ -77,7 +83,7 @@ export interface BuildAppOptions {
 
 export { DEFAULT_HTTP_TIMEOUTS, httpTimeoutsFromEnv, type HttpTimeouts } from './http-timeouts.js';
 
-export const DEFAULT_NOTIFICATION_RATE_LIMIT = { perSecond: 20, burst: 200 } as const;
+export { DEFAULT_NOTIFICATION_RATE_LIMIT } from './edge-settings.js';
 
 /**
  * In-memory token buckets keyed by client IP. Each key holds up to `burst` tokens and refills at
@@ -193,7 +199,11 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
 
   const responses = new ResponseCache();
   const timeouts: HttpTimeouts = { ...httpTimeoutsFromEnv(), ...options.timeouts };
+  // Read before the server exists, so a bad value stops the start with its message.
+  const rateLimit = options.notificationRateLimit ?? notificationRateLimitFromEnv();
+  const trustProxy = options.trustProxy ?? trustProxyFromEnv();
   const app = Fastify({
+    ...(trustProxy ? { trustProxy } : {}),
     loggerInstance: logger,
     ...boundedServerOptions(timeouts),
     // A child logger per request carries its request id; when nothing is logged at all there is
@@ -216,7 +226,6 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
   });
 
   const webhookPolicy: WebhookUrlPolicy = { allowPrivateWebhookUrls: options.allowPrivateWebhookUrls ?? false, lookup: options.webhookUrlLookup };
-  const rateLimit = options.notificationRateLimit ?? DEFAULT_NOTIFICATION_RATE_LIMIT;
   const notificationLimiter = rateLimit === false ? undefined : new TokenBucketLimiter(rateLimit.perSecond, rateLimit.burst, options.rateLimitNow);
 
   // Every route's methods and path matcher, so an unrouted method on a known path is a 405.
@@ -594,6 +603,9 @@ export function buildApp(hub: RefundHub, options: BuildAppOptions = {}): Fastify
         raw.addHook('onRequest', async (request) => {
           const waitMs = notificationLimiter.take(request.ip ?? 'unknown');
           if (waitMs > 0) {
+            // Counted, so an operator sees a provider being refused (a shared proxy address, a budget too small).
+            const provider = String((request.params as { provider?: unknown } | undefined)?.provider ?? '').toLowerCase();
+            hub.metrics.notifications.inc({ provider: isProviderId(provider) ? provider : 'unknown', outcome: 'rate_limited' });
             throw new ApiError(429, 'too_many_requests', 'too many notifications from this client; slow down', { 'retry-after': retryAfterSeconds(waitMs) });
           }
         });

@@ -17,8 +17,10 @@ export interface RunningEmulator {
 }
 
 /** Starts the real emulator on 127.0.0.1 on a free port, with demo credentials (or the given ones). */
-export async function startEmulator(options: { notifyUrl?: string; credentials?: Partial<Record<ProviderId, RawSettings>> } = {}): Promise<RunningEmulator> {
-  const { emulator, credentials } = createEmulator({ env: {}, credentials: options.credentials, notifyUrl: options.notifyUrl });
+export async function startEmulator(
+  options: { notifyUrl?: string; credentials?: Partial<Record<ProviderId, RawSettings>>; notificationRetryDelaysMs?: readonly number[] } = {},
+): Promise<RunningEmulator> {
+  const { emulator, credentials } = createEmulator({ env: {}, credentials: options.credentials, notifyUrl: options.notifyUrl, notificationRetryDelaysMs: options.notificationRetryDelaysMs });
   const url = await emulator.listen(0, '127.0.0.1');
   const settings = {} as Record<ProviderId, RawSettings>;
   for (const id of PROVIDER_IDS) settings[id] = { ...credentials[id], baseUrl: emulator.baseUrl(id) };

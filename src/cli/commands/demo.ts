@@ -165,7 +165,7 @@ export function register(program: Command): void {
           // notifications, the service stops (its last deliveries still reach the receiver), then
           // the receiver and the emulators close.
           emulator.notifyUrl = undefined;
-          await emulator.drainNotifications();
+          await emulator.drainNotifications({ retry: false });
           await undo();
           printLine('stopped');
         } catch (e) {
