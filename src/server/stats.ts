@@ -42,8 +42,8 @@ export async function overview(db: Db, now: number, periodMs: number) {
     if (t.count > 0) ttf.push({ provider, count: t.count, medianMs: t.p50Ms, p95Ms: t.p95Ms });
   }
 
-  const stuckRows = await db.selectFrom('refunds').select(['provider', 'account', 'refund_id', 'status', 'tracked_at']).where('stuck', '=', 1).orderBy('tracked_at').limit(LIST_LIMIT).execute();
-  const stuckCount = await db.selectFrom('refunds').select(sql<number>`count(*)`.as('n')).where('stuck', '=', 1).executeTakeFirst();
+  const stuckRows = await db.selectFrom('refunds').select(['provider', 'account', 'refund_id', 'status', 'tracked_at']).where('stuck', '=', sql.lit(1)).orderBy('tracked_at').limit(LIST_LIMIT).execute();
+  const stuckCount = await db.selectFrom('refunds').select(sql<number>`count(*)`.as('n')).where('stuck', '=', sql.lit(1)).executeTakeFirst();
 
   const attention = await db
     .selectFrom('refund_history')

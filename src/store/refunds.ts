@@ -1,4 +1,4 @@
-import type { CompiledQuery, Selectable } from 'kysely';
+import { sql, type CompiledQuery, type Selectable } from 'kysely';
 import type { TrackedRefund } from '../domain/events.js';
 import type { ListQuery } from '../domain/list-query.js';
 import type { CustomerReceives, ProviderId, RefundStatus } from '../domain/refund.js';
@@ -164,7 +164,7 @@ export async function listTracked(db: Db | Tx, filter: ListFilter = {}): Promise
   if (filter.provider !== undefined) q = q.where('provider', '=', filter.provider);
   if (filter.account !== undefined) q = q.where('account', '=', filter.account);
   if (filter.status !== undefined) q = q.where('status', '=', filter.status);
-  if (filter.stuck !== undefined) q = q.where('stuck', '=', filter.stuck ? 1 : 0);
+  if (filter.stuck !== undefined) q = q.where('stuck', '=', sql.lit(filter.stuck ? 1 : 0)); // a literal: SQLite uses the partial index refunds_stuck_tracked only for a constant
   // createdAt is stored as ISO 8601 UTC with milliseconds, so string order is time order.
   if (filter.createdFrom !== undefined) q = q.where('created_at', '>=', normalizeIsoBound(filter.createdFrom, 'createdFrom'));
   if (filter.createdTo !== undefined) q = q.where('created_at', '<=', normalizeIsoBound(filter.createdTo, 'createdTo'));

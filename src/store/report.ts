@@ -73,7 +73,7 @@ export async function buildReport(db: Db, now: number, sinceMs: number): Promise
     g.total += n;
   }
 
-  const stuckRows = await db.selectFrom('refunds').select(['provider', 'account', sql<number>`count(*)`.as('n')]).where('stuck', '=', 1).groupBy(['provider', 'account']).execute();
+  const stuckRows = await db.selectFrom('refunds').select(['provider', 'account', sql<number>`count(*)`.as('n')]).where('stuck', '=', sql.lit(1)).groupBy(['provider', 'account']).execute();
   for (const r of stuckRows) group(r.provider, r.account).stuck = Number(r.n);
 
   const kindRows = await db
@@ -97,7 +97,7 @@ export async function buildReport(db: Db, now: number, sinceMs: number): Promise
   const stuckList = await db
     .selectFrom('refunds')
     .select(['provider', 'account', 'refund_id', 'status', 'tracked_at'])
-    .where('stuck', '=', 1)
+    .where('stuck', '=', sql.lit(1))
     .orderBy('tracked_at')
     .orderBy('provider')
     .orderBy('account')

@@ -8,6 +8,7 @@ import * as m005 from './005-notification-retention.js';
 import * as m006 from './006-provider-pauses.js';
 import * as m007 from './007-dashboard-sessions.js';
 import * as m008 from './008-contract-fields.js';
+import * as m009 from './009-stuck-index.js';
 
 /**
  * Versioned migrations, applied in order on start. Written with Kysely's schema builder so the
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006-provider-pauses': m006,
   '007-dashboard-sessions': m007,
   '008-contract-fields': m008,
+  '009-stuck-index': m009,
 };
 
 class StaticProvider implements MigrationProvider {
