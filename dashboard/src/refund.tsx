@@ -145,8 +145,10 @@ export function RefundPage({ provider, account, id }: { provider: string; accoun
                       </button>
                     </div>
                     {e.deliveries.length === 0 ? <p class="muted">No endpoint was subscribed.</p> : (
-                      <div class="scroll">
-                        <table>
+                      // On a phone the table scrolls sideways rather than squeezing each row into a tall
+                      // column; a scrolling box must be reachable by keyboard, hence the tabindex and label.
+                      <div class="scroll" tabIndex={0} role="region" aria-label={`Deliveries of ${e.id}`}>
+                        <table class="deliveries">
                           <thead><tr><th scope="col">Endpoint</th><th scope="col">Delivery</th><th scope="col">Attempts</th></tr></thead>
                           <tbody>
                             {e.deliveries.map((d) => (
