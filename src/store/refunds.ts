@@ -6,7 +6,7 @@ import { REFUND_STATUSES } from '../domain/refund.js';
 import { RefundHubError } from '../errors.js';
 import type { Db, Tx } from './index.js';
 import type { RefundHistoryTable, RefundsTable } from './schema.js';
-import { boundedText, MAX_MERCHANT_REFERENCE_CHARS } from './text.js';
+import { boundedText, MAX_MERCHANT_REFERENCE_CHARS, MAX_PAYMENT_ID_CHARS } from './text.js';
 
 /**
  * The refunds repository: current state, history, the poller's due queue. Every function takes a
@@ -170,7 +170,7 @@ export async function listTracked(db: Db | Tx, filter: ListFilter = {}): Promise
   if (filter.createdTo !== undefined) q = q.where('created_at', '<=', normalizeIsoBound(filter.createdTo, 'createdTo'));
   if (filter.q !== undefined) {
     const term = filter.q;
-    q = q.where((eb) => eb.or([eb('refund_id', '=', term), eb('payment_id', '=', term), eb('merchant_reference', '=', boundedText(term, MAX_MERCHANT_REFERENCE_CHARS))]));
+    q = q.where((eb) => eb.or([eb('refund_id', '=', term), eb('payment_id', '=', boundedText(term, MAX_PAYMENT_ID_CHARS)), eb('merchant_reference', '=', boundedText(term, MAX_MERCHANT_REFERENCE_CHARS))]));
   }
   // Cut as stored, so a reference longer than the stored bound still finds its refund.
   if (filter.merchantReference !== undefined) q = q.where('merchant_reference', '=', boundedText(filter.merchantReference, MAX_MERCHANT_REFERENCE_CHARS));

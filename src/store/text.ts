@@ -2,7 +2,8 @@
  * Text from providers (and callers) made storable the same way on both stores. PostgreSQL refuses
  * U+0000 in `text` (SQLite keeps it), and an index entry over about 2,700 bytes; both would fail
  * the write on one store only. So NULs are dropped everywhere, and the indexed columns fed by
- * providers (notification event ids) are cut to a bound the code owns.
+ * providers (notification event ids, merchant references, payment ids) are cut to a bound the
+ * code owns.
  */
 
 /** Longest notification event id kept (indexed); a longer one is cut, see `boundedText`. */
@@ -15,6 +16,11 @@ export const MAX_EVENT_TYPE_CHARS = 128;
  * a search term is cut the same way, so a longer one still finds its refund.
  */
 export const MAX_MERCHANT_REFERENCE_CHARS = 512;
+/**
+ * Longest payment id kept (indexed for search), for the same reason and the same way. Payment ids
+ * are UUIDs or short tokens; a longer value is no real one, and `raw` keeps what was sent.
+ */
+export const MAX_PAYMENT_ID_CHARS = 512;
 
 const NUL = /\u0000/g;
 

@@ -15,7 +15,7 @@ import { formatThreshold, type Scheduler } from '../poller/schedule.js';
 import type { Db, Store } from '../store/index.js';
 import { getRefundRow, getRefundRowForUpdate, refundKeyString, rescheduleCheck, toTrackedRefund, type RefundKey, type RefundRow } from '../store/refunds.js';
 import type { RefundsTable } from '../store/schema.js';
-import { boundedText, MAX_MERCHANT_REFERENCE_CHARS, storableText } from '../store/text.js';
+import { boundedText, MAX_MERCHANT_REFERENCE_CHARS, MAX_PAYMENT_ID_CHARS, storableText } from '../store/text.js';
 import { pausedUntil, pauseProvider } from '../store/provider-pauses.js';
 import type { RefundLock } from '../store/refund-lock.js';
 import { DEFAULT_MAX_RETRY_AFTER_MS } from '../transport/http.js';
@@ -102,7 +102,7 @@ function refundColumns(r: Refund): Pick<
   return {
     status: r.status,
     provider_status: storableText(r.providerStatus),
-    payment_id: storableText(r.paymentId),
+    payment_id: boundedText(r.paymentId, MAX_PAYMENT_ID_CHARS),
     // A BIGINT on PostgreSQL, any number on SQLite: only a safe integer is an amount on both.
     amount: r.amount !== null && Number.isSafeInteger(r.amount) ? r.amount : null,
     currency: storableText(r.currency),
