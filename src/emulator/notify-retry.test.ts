@@ -12,11 +12,12 @@ import { pollUntil } from '../../test/support/wait.js';
 
 let em: RunningEmulator | undefined;
 let receiver: Server | undefined;
+const receivers: Server[] = [];
 
 afterEach(async () => {
   await em?.close();
   em = undefined;
-  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+  for (const r of receivers.splice(0)) if (r.listening) await new Promise<void>((done) => r.close(() => done()));
   receiver = undefined;
 });
 
@@ -31,6 +32,7 @@ async function startReceiver(answers: number[]): Promise<{ url: string; hits: ()
       res.end();
     });
   });
+  receivers.push(receiver);
   await new Promise<void>((r) => receiver!.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`, hits: () => hits };
 }
@@ -43,6 +45,22 @@ describe('notification retries', () => {
     em.emulator.setStatus('ziina', id, 'completed');
     await em.emulator.drainNotifications();
     expect(rx.hits()).toBe(3);
+    expect(em.emulator.undelivered).toEqual([]);
+  });
+
+  it('OneKey retries until it gets exactly 200 (a 202 is not delivered); Ziina takes any 2xx', async () => {
+    const rx = await startReceiver([202, 200]);
+    em = await startEmulator({ notifyUrl: rx.url, notificationRetryDelaysMs: [10, 10, 10] });
+    const onekey = String(em.emulator.createRefund('onekey', { status: 'PENDING' }).refund_id);
+    em.emulator.setStatus('onekey', onekey, 'COMPLETED');
+    await em.emulator.drainNotifications();
+    expect(rx.hits()).toBe(2);
+    const ziinaRx = await startReceiver([202]);
+    em.emulator.notifyUrl = ziinaRx.url;
+    const ziina = String(em.emulator.createRefund('ziina', { status: 'pending' }).id);
+    em.emulator.setStatus('ziina', ziina, 'completed');
+    await em.emulator.drainNotifications();
+    expect(ziinaRx.hits()).toBe(1);
     expect(em.emulator.undelivered).toEqual([]);
   });
 

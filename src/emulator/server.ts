@@ -318,7 +318,7 @@ export class Emulator {
         try {
           const res = await undiciRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', ...n.headers }, body: n.body, headersTimeout: 5000, bodyTimeout: 5000 });
           await res.body.dump();
-          if (res.statusCode < 300) return;
+          if (provider.emulator.notificationDelivered ? provider.emulator.notificationDelivered(res.statusCode) : res.statusCode >= 200 && res.statusCode < 300) return;
           lastError = `HTTP ${res.statusCode}`;
           this.logger.warn({ provider: provider.id, status: res.statusCode, attempt }, 'notification rejected by receiver');
         } catch (e) {

@@ -181,6 +181,11 @@ export interface EmulatorSpec<S> {
   errorResponse(status: number): EmulatorResponse;
   /** The natively formatted, signed notification the provider sends when a refund changes, or null if it sends none. */
   notification(refund: NativeRefund, settings: S, now: number): OutgoingNotification | null;
+  /**
+   * Whether the provider counts the receiver's HTTP status as delivered (else it retries). Default:
+   * any 2xx. OneKey retries "until an HTTP 200", so a 202 is retried (docs/providers.md).
+   */
+  notificationDelivered?(status: number): boolean;
   /** Demo refunds seeded by `refundhub emulate` and `npm start`, with lifecycles that progress. */
   demoRefunds(): Array<{ refund: NativeRefund; lifecycle: Array<{ status: string; afterMs: number }> }>;
 }

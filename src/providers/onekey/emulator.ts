@@ -179,6 +179,9 @@ export const onekeyEmulator: EmulatorSpec<OnekeySettings> = {
     return { headers: {}, body: `{"refund_id": ${Number(refund.refund_id)}}` };
   },
 
+  // "Retries happen until an HTTP 200": any other answer, 2xx included, is tried again.
+  notificationDelivered: (status) => status === 200,
+
   demoRefunds() {
     return [
       {
