@@ -121,8 +121,10 @@ describe('notification re-fetches through the provider lane', () => {
   it('a full lane leaves the notification pending; recovery fetches it later, once, through the lane', async () => {
     withPoller({ concurrency: { gr4vy: 1 }, maxQueued: 1 });
     const ids = await trackGr4vy(3);
-    // Hold the lane: the first re-fetch hangs in the emulator while two more arrive.
-    emu.emulator.injectFault('gr4vy', { kind: 'latency', delayMs: 400, count: 1 });
+    // Hold the lane: the first re-fetch hangs in the emulator while two more arrive. 3 s (under the
+    // engine's 5 s transport timeout) so a loaded machine receiving the next two notifications slowly
+    // still finds the lane held; at 400 ms the first re-fetch could end before the third arrived.
+    emu.emulator.injectFault('gr4vy', { kind: 'latency', delayMs: 3000, count: 1 });
     const before = gets();
     for (const id of ids) {
       const native = emu.emulator.setStatus('gr4vy', id, 'succeeded')!;

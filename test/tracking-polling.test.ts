@@ -185,7 +185,7 @@ describe('polling without notifications', () => {
     expect(stuckEvents).toHaveLength(2);
     const history = await getHistory(eng.store.db, { provider: 'ziina', account: 'default', id: ziina });
     expect(history.map((h) => h.kind)).toEqual(['tracked', 'stuck']);
-  });
+  }, 120_000); // 744 hourly ticks and ~400 syncs over HTTP: 18 s on a loaded 2-core machine
 
   it('retries provider errors on the schedule and recovers', async () => {
     const id = createNative('ziina', 'pending');
@@ -237,13 +237,15 @@ describe('fair and bounded polling (real clock, real emulator, SQLite file)', ()
   }
 
   it('a provider answering after its timeout does not delay another provider: Stan is polled while Ziina\'s only slot still hangs', async () => {
-    const rt = realTime(eng, 1500);
+    // Ziina's calls time out after 3 s: the window Stan's check must land in. 1.5 s left a loaded
+    // machine ~1 s after Stan fell due; the order asserted below is the same.
+    const rt = realTime(eng, 3000);
     const ziina = Array.from({ length: 4 }, () => createNative('ziina', 'pending'));
     const stan = createNative('stan', 'payment_pending');
     for (const id of ziina) await syncRefund(rt.deps, { provider: 'ziina', account: 'default', id, source: 'api' });
     await syncRefund(rt.deps, { provider: 'stan', account: 'default', id: stan, source: 'api' });
-    // Every Ziina call hangs past the client's timeout; one slot, so Ziina alone needs 4 x 1.5 s.
-    emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 3000, count: 4 });
+    // Every Ziina call hangs past the client's timeout; one slot, so Ziina alone needs 4 x 3 s.
+    emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 6000, count: 4 });
     const now = Date.now();
     for (const id of ziina) await rescheduleCheck(eng.store.db, { provider: 'ziina', account: 'default', id }, now);
     const stanDue = now + 500;
@@ -256,9 +258,9 @@ describe('fair and bounded polling (real clock, real emulator, SQLite file)', ()
       await pollUntil(() => emu.emulator.requests('ziina').length > ziinaBefore, { what: 'a ziina call in flight' });
       const polled = await pollUntil(() => emu.emulator.requests('stan')[stanBefore], { timeoutMs: 15_000, what: 'the stan check' });
       // Ordered by events, not a wall-clock window a loaded machine can stretch: Ziina's one slot
-      // takes its next call only after the first has timed out (1.5 s), so Stan's check arriving
+      // takes its next call only after the first has timed out (3 s), so Stan's check arriving
       // before Ziina's second call means it did not wait behind Ziina at all (serialized, it
-      // would come after all four, 6 s).
+      // would come after all four, 12 s).
       const secondZiina = await pollUntil(() => emu.emulator.requests('ziina')[ziinaBefore + 1], { timeoutMs: 15_000, what: 'the second ziina call' });
       expect(Date.parse(polled.time)).toBeGreaterThanOrEqual(stanDue);
       expect(Date.parse(polled.time)).toBeLessThan(Date.parse(secondZiina.time));
