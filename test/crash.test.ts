@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRefundClient } from '../src/client.js';
 import type { RefundEvent } from '../src/domain/events.js';
 import { PROVIDER_IDS, type ProviderId } from '../src/domain/refund.js';
+import { NOTIFICATION_RETRY_DELAYS_MS } from '../src/emulator/server.js';
 import { createEndpoint } from '../src/notify/endpoints.js';
 import { getProvider } from '../src/providers/registry.js';
 import { API_SCOPES, createApiKey } from '../src/server/auth.js';
@@ -27,6 +28,19 @@ import { pollUntil } from './support/wait.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = join(ROOT, 'test/fixtures/crash-server.ts');
 const PER_PROVIDER = 4;
+/**
+ * How long a (re)start may take to print READY. tsx compiles the fixture and src/ on every start:
+ * 10-12 s each on a 2-core machine with three other busy processes (measured), more under CI.
+ */
+const START_TIMEOUT_MS = 90_000;
+/**
+ * The emulator's notification retries here: the provider-like default (~25 s over 8 attempts), then
+ * every 15 s for 90 s more. Refunds change while the hub is down (between a kill and the restart);
+ * a restart can outlast 25 s on a loaded machine, and a real provider retries for hours, so the
+ * retries must outlast the restart or the change is lost (a reversal after the last late check is
+ * seen by nothing else).
+ */
+const NOTIFICATION_RETRIES_MS = [...NOTIFICATION_RETRY_DELAYS_MS, ...Array<number>(6).fill(15_000)];
 
 let tmp: ReturnType<typeof tempDir>;
 let em: RunningEmulator;
@@ -52,7 +66,7 @@ async function spawnHub(dbFile: string, port: number): Promise<{ proc: ChildProc
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`hub did not start: ${err}`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`hub did not start within ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
     proc.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       const m = /READY (\S+)/.exec(out);
@@ -84,7 +98,7 @@ async function metric(url: string, name: string): Promise<number> {
 
 beforeAll(async () => {
   tmp = tempDir('refundhub-crash-');
-  em = await startEmulator();
+  em = await startEmulator({ notificationRetryDelaysMs: NOTIFICATION_RETRIES_MS });
   rx = await startReceiver();
 });
 
@@ -184,11 +198,12 @@ describe('crash safety', () => {
     for (const p of plans) truth.set(`${p.provider}/${p.id}`, (await truthClient.getRefund(p.provider, p.id)).status);
     await truthClient.close();
     let held: any[] = [];
+    // Bounded beyond the longest notification retry schedule (~115 s): until then a change is late, not lost.
     await pollUntil(async () => {
       const r = await call(`${hub.url}/v1/refunds?limit=500`, { key });
       held = r.body.data;
       return held.length === plans.length && held.every((x: any) => truth.get(`${x.provider}/${x.id}`) === x.status);
-    }, { timeoutMs: 60_000, what: 'every refund at the provider status' }).catch((e: Error) => {
+    }, { timeoutMs: 150_000, intervalMs: 250, what: 'every refund at the provider status' }).catch((e: Error) => {
       // Name the refunds left behind, with what the emulator could not deliver, so a failure can be diagnosed.
       const lagging = held.filter((x) => truth.get(`${x.provider}/${x.id}`) !== x.status).map((x) => ({ provider: x.provider, id: x.id, status: x.status, truth: truth.get(`${x.provider}/${x.id}`) }));
       throw new Error(`${e.message}: ${held.length} of ${plans.length} tracked, lagging ${JSON.stringify(lagging)}; notifications given up on: ${JSON.stringify(em.emulator.undelivered)}`);
@@ -245,5 +260,5 @@ describe('crash safety', () => {
     } finally {
       await store.close();
     }
-  }, 300_000);
+  }, 480_000); // three starts (START_TIMEOUT_MS each at worst) and the waits above; ~50 s on a loaded 2-core machine
 });
