@@ -17,6 +17,15 @@ import { pollUntil } from './support/wait.js';
  * the SQLite refusals.
  */
 
+/**
+ * Bounds for processes on a loaded 2-core CI machine: one `bin/refundhub` start takes ~4 s there
+ * (three of them took 13 s with three busy loops beside), and a test here starts up to three plus
+ * `migrate`. The waits below are on events (a row, a job state, a webhook), bounded generously;
+ * queue polls open a connection each, so they poll every 200 ms rather than every 25 ms.
+ */
+const TEST_MS = 150_000;
+const STEP_MS = 45_000;
+
 describe('roles on SQLite', () => {
   it('worker and serve --no-worker refuse SQLite with exit 2 and one clear line', async () => {
     const { dir, cleanup } = tempDir();
@@ -34,7 +43,7 @@ describe('roles on SQLite', () => {
     } finally {
       cleanup();
     }
-  });
+  }, TEST_MS);
 });
 
 describe.skipIf(!postgresAvailable)('roles on PostgreSQL [postgres]', () => {
@@ -96,7 +105,7 @@ describe.skipIf(!postgresAvailable)('roles on PostgreSQL [postgres]', () => {
     // A notification to the API node: stored, answered, handed to the queue.
     emu.emulator.notifyUrl = `${node.url}/v1/notifications`;
     emu.emulator.setStatus('ziina', notified, 'completed');
-    await pollUntil(async () => (await queueJobs(db.url)).some((j) => j.name === 'refundhub.sync.ziina' && j.state === 'created'), { what: 'the API node to enqueue the re-fetch', timeoutMs: 10_000 });
+    await pollUntil(async () => (await queueJobs(db.url)).some((j) => j.name === 'refundhub.sync.ziina' && j.state === 'created'), { what: 'the API node to enqueue the re-fetch', timeoutMs: STEP_MS, intervalMs: 200 });
     const pending = await store.db.selectFrom('notifications').select('outcome').where('refund_id', '=', notified).execute();
     expect(pending.map((n) => n.outcome)).toEqual(['pending']);
     // Nothing besides the two immediate fetches reached the provider; the due refund is unclaimed
@@ -108,15 +117,15 @@ describe.skipIf(!postgresAvailable)('roles on PostgreSQL [postgres]', () => {
 
     // A worker takes all of it: the re-fetch (notification settled), the due check, the webhooks.
     await startWorker('w1', env, { concurrency: 4 });
-    await pollUntil(async () => (await row(notified)).status === 'succeeded', { what: 'the worker to re-fetch the notified refund', timeoutMs: 20_000 });
-    await pollUntil(async () => (await store.db.selectFrom('notifications').select('outcome').where('refund_id', '=', notified).executeTakeFirst())?.outcome === 'synced', { what: 'the notification settled', timeoutMs: 10_000 });
-    await pollUntil(async () => Number((await row(due)).check_count) === 2, { what: 'the worker to poll the due refund', timeoutMs: 20_000 });
+    await pollUntil(async () => (await row(notified)).status === 'succeeded', { what: 'the worker to re-fetch the notified refund', timeoutMs: STEP_MS, intervalMs: 100 });
+    await pollUntil(async () => (await store.db.selectFrom('notifications').select('outcome').where('refund_id', '=', notified).executeTakeFirst())?.outcome === 'synced', { what: 'the notification settled', timeoutMs: STEP_MS, intervalMs: 100 });
+    await pollUntil(async () => Number((await row(due)).check_count) === 2, { what: 'the worker to poll the due refund', timeoutMs: STEP_MS, intervalMs: 100 });
     const history = await store.db.selectFrom('refund_history').select(['kind', 'source']).where('refund_id', '=', notified).orderBy('id').execute();
     expect(history).toEqual([{ kind: 'tracked', source: 'api' }, { kind: 'change', source: 'notification' }]);
-    await pollUntil(() => receiver.received.find((r) => r.event.type === 'refund.succeeded' && r.event.data.refund.id === notified), { what: 'the succeeded webhook from the worker', timeoutMs: 20_000 });
+    await pollUntil(() => receiver.received.find((r) => r.event.type === 'refund.succeeded' && r.event.data.refund.id === notified), { what: 'the succeeded webhook from the worker', timeoutMs: STEP_MS });
     expect(receiver.received.every((r) => r.valid)).toBe(true);
-    await pollUntil(async () => (await store.db.selectFrom('deliveries').select('id').where('status', '!=', 'succeeded').execute()).length === 0, { what: 'every delivery succeeded', timeoutMs: 20_000 });
-  }, 60_000);
+    await pollUntil(async () => (await store.db.selectFrom('deliveries').select('id').where('status', '!=', 'succeeded').execute()).length === 0, { what: 'every delivery succeeded', timeoutMs: STEP_MS, intervalMs: 100 });
+  }, TEST_MS);
 
   it('worker --concurrency N: at most N provider calls at once from it, and it does use N', async () => {
     await setup({ ziina: { concurrency: 8 }, stan: { concurrency: 8 } });
@@ -129,18 +138,20 @@ describe.skipIf(!postgresAvailable)('roles on PostgreSQL [postgres]', () => {
       .insertInto('refunds')
       .values(ids.map(({ provider, id }) => ({ provider, account: 'default', refund_id: id, status: 'pending', provider_status: 'pending', payment_id: null, amount: null, currency: null, amount_decimal: null, reason: null, created_at: null, updated_at: null, failure_code: null, failure_message: null, raw: '{}', currency_hint: null, tracked_at: now, last_checked_at: null, next_check_at: 0, check_count: 0, final_at: null, stuck: 0, error_count: 0, last_error_code: null, last_error_message: null, sequence: 0 })))
       .execute();
-    for (const p of ['ziina', 'stan'] as const) emu.emulator.injectFault(p, { kind: 'latency', delayMs: 400, count: 100 });
+    // Each call holds its slot 1 s: the worker's third call must start while the first is still
+    // in flight, which a loaded machine's slower job fetches could miss with a shorter hold.
+    for (const p of ['ziina', 'stan'] as const) emu.emulator.injectFault(p, { kind: 'latency', delayMs: 1000, count: 100 });
     const rec = recordRequests(emu.emulator);
     try {
       await startWorker('w-n', env, { concurrency: 3 });
-      await pollUntil(async () => (await store.db.selectFrom('refunds').select('refund_id').where('check_count', '=', 0).execute()).length === 0, { what: 'every refund polled once', timeoutMs: 30_000 });
+      await pollUntil(async () => (await store.db.selectFrom('refunds').select('refund_id').where('check_count', '=', 0).execute()).length === 0, { what: 'every refund polled once', timeoutMs: STEP_MS, intervalMs: 100 });
       const gets = rec.all.filter((r) => r.path.split('?')[0]!.split('/').some((s) => ids.some((x) => x.id === decodeURIComponent(s))));
       expect(gets.length).toBeGreaterThanOrEqual(ids.length);
       expect(maxInFlight(gets)).toBe(3);
     } finally {
       rec.stop();
     }
-  }, 60_000);
+  }, TEST_MS);
 
   it('worker SIGTERMed mid-job finishes it and exits 0 within 30 s; nothing is left active', async () => {
     await setup();
@@ -151,13 +162,13 @@ describe.skipIf(!postgresAvailable)('roles on PostgreSQL [postgres]', () => {
     emu.emulator.injectFault('ziina', { kind: 'latency', delayMs: 3000, count: 5 });
     await store.db.updateTable('refunds').set({ next_check_at: 0 }).where('refund_id', '=', id).execute();
     const worker = await startWorker('w-term', env, { concurrency: 2 });
-    await pollUntil(async () => (await queueJobs(db.url)).some((j) => j.state === 'active'), { what: 'the worker to be mid-job', timeoutMs: 15_000 });
+    await pollUntil(async () => (await queueJobs(db.url)).some((j) => j.state === 'active'), { what: 'the worker to be mid-job', timeoutMs: STEP_MS, intervalMs: 200 });
     const exit = await worker.stop('SIGTERM', 35_000);
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(exit.ms).toBeLessThan(30_000);
     expect(Number((await row(id)).check_count)).toBe(2);
     expect((await queueJobs(db.url)).filter((j) => j.state === 'active')).toEqual([]);
-  }, 60_000);
+  }, TEST_MS);
 
   it('plain serve on PostgreSQL alone: track, the lifecycle, the webhook', async () => {
     await setup();
@@ -169,10 +180,10 @@ describe.skipIf(!postgresAvailable)('roles on PostgreSQL [postgres]', () => {
     emu.emulator.notifyUrl = `${node.url}/v1/notifications`;
     const id = getProvider('ziina').emulator.idOf(emu.emulator.createRefund('ziina', { status: 'pending' }, [{ status: 'completed', afterMs: 500 }]));
     expect((await api(node.url, key, 'POST', '/v1/refunds', { provider: 'ziina', id })).status).toBe(201);
-    await pollUntil(() => receiver.received.find((r) => r.event.type === 'refund.succeeded'), { what: 'the succeeded webhook', timeoutMs: 20_000 });
+    await pollUntil(() => receiver.received.find((r) => r.event.type === 'refund.succeeded'), { what: 'the succeeded webhook', timeoutMs: STEP_MS });
     expect(receiver.received.every((r) => r.valid)).toBe(true);
     expect((await api(node.url, key, 'GET', `/v1/refunds/ziina/${id}`)).body.status).toBe('succeeded');
-  }, 60_000);
+  }, TEST_MS);
 });
 
 /** The most requests that were in flight at one moment. */
