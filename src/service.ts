@@ -347,17 +347,28 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
       : undefined;
 
   /**
-   * The workers' "what is due" (PostgreSQL): due refunds claimed per provider under a lease in one
-   * statement (so two workers never enqueue the same refund; the singleton key also de-duplicates),
-   * due deliveries claimed the same way, each handed to the queue.
+   * The workers' "what is due" (PostgreSQL): due refunds claimed under a lease in one statement
+   * (so two workers never enqueue the same refund; the singleton key also de-duplicates), due
+   * deliveries claimed the same way, each handed to the queue.
+   *
+   * One claim over every provider first, oldest due first: at idle and for an ordinary tick that
+   * is the whole claim (every worker runs this each interval, so it is the cluster's idle cost).
+   * Only when it comes back full is there a backlog, and the rest is claimed per provider, so one
+   * provider's backlog cannot hold back another's due refunds.
    */
   async function dispatchDue(): Promise<void> {
     const now = clock.now();
-    for (const provider of PROVIDER_IDS) {
-      for (let round = 0; round < 20; round++) {
-        const claimed = await claimDue(store.db, now, DISPATCH_BATCH, dueLeaseMs, { provider });
-        if (claimed.length) await jobQueue!.enqueueSyncs(claimed.map((c) => ({ provider: c.provider, account: c.account, id: c.id, source: 'poll' as const, currency: c.currencyHint })));
-        if (claimed.length < DISPATCH_BATCH) break;
+    const enqueue = (claimed: Awaited<ReturnType<typeof claimDue>>) =>
+      claimed.length ? jobQueue!.enqueueSyncs(claimed.map((c) => ({ provider: c.provider, account: c.account, id: c.id, source: 'poll' as const, currency: c.currencyHint }))) : Promise.resolve();
+    const first = await claimDue(store.db, now, DISPATCH_BATCH, dueLeaseMs);
+    await enqueue(first);
+    if (first.length === DISPATCH_BATCH) {
+      for (const provider of PROVIDER_IDS) {
+        for (let round = 0; round < 20; round++) {
+          const claimed = await claimDue(store.db, now, DISPATCH_BATCH, dueLeaseMs, { provider });
+          await enqueue(claimed);
+          if (claimed.length < DISPATCH_BATCH) break;
+        }
       }
     }
     for (let round = 0; round < 20; round++) {

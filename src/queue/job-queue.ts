@@ -28,10 +28,10 @@ export const syncQueueName = (provider: ProviderId): SyncQueueName => `${SYNC_QU
 export const SYNC_QUEUES: readonly SyncQueueName[] = PROVIDER_IDS.map(syncQueueName);
 export const ALL_QUEUES: readonly QueueName[] = [...SYNC_QUEUES, DELIVER_QUEUE];
 
-/** A sync job: the spine's SyncRequest, as JSON. */
 /** pg-boss's pool per process: its statements (fetch, complete, maintenance) are short. */
 export const DEFAULT_QUEUE_POOL_SIZE = 3;
 
+/** A sync job: the spine's SyncRequest, as JSON. */
 export interface SyncJobData {
   provider: ProviderId;
   account: string;
@@ -136,7 +136,14 @@ export interface JobQueue {
    * failed over by pg-boss when its lease (`expireInSeconds`) runs out, and retried.
    */
   fetch<Q extends QueueName>(queue: Q, limit: number): Promise<Array<FetchedJob<JobData<Q>>>>;
-  complete(queue: QueueName, id: string): Promise<void>;
+  /** Completes one job or several of one queue in one statement. */
+  complete(queue: QueueName, id: string | readonly string[]): Promise<void>;
+  /**
+   * Which of `queues` hold a job that could start now, in one read-only statement over pg-boss's
+   * job table (its index of waiting jobs): an idle worker asks this once per interval instead of
+   * trying a fetch per queue. Taking a job is still `fetch`.
+   */
+  ready(queues: readonly QueueName[]): Promise<Set<QueueName>>;
   /** Fails the job back to the queue: pg-boss retries it with backoff (up to the retry limit). */
   fail(queue: QueueName, id: string, message: string): Promise<void>;
   /** Called with the queue's name when this process enqueues a job that may start now. */
@@ -314,7 +321,22 @@ export async function createJobQueue(options: JobQueueOptions): Promise<JobQueue
     },
 
     async complete(name, id) {
-      await boss.complete(name, id);
+      const ids = typeof id === 'string' ? [id] : [...id];
+      if (ids.length) await boss.complete(name, ids);
+    },
+
+    async ready(names) {
+      const asked = names.filter((n) => ALL_QUEUES.includes(n));
+      if (!asked.length || stopping) return new Set();
+      // pg-boss's fetch takes a job where state < 'active' and start_after < now(); its index
+      // job_i5 holds exactly those rows by (name, start_after). One branch per queue, each with
+      // its name as a value, so the planner prunes to that queue's partition and probes the index
+      // (a join on an array of names planned a scan of every partition instead).
+      const { rows } = await boss.getDb().executeSql(
+        asked.map((_, i) => `(SELECT name FROM ${QUEUE_SCHEMA}.job WHERE name = $${i + 1} AND state < 'active' AND start_after < now() LIMIT 1)`).join(' UNION ALL '),
+        asked,
+      );
+      return new Set((rows as Array<{ name: QueueName }>).map((r) => r.name));
     },
 
     async fail(name, id, message) {

@@ -16,10 +16,30 @@ import type { QueueMetrics } from './metrics.js';
  * provider holds only its own slots. pg-boss still owns the hand-off, each job's lease (a job
  * this process never completes is failed over after `expireInSeconds`), retries with backoff and
  * the takeover of a dead worker's jobs; this decides only which queue to ask next.
+ *
+ * What it costs the database (docs/benchmarks.md, cluster): free slots are shared out over the
+ * queues first (the same turns as above), then each queue's share is taken in one fetch. An idle
+ * worker asks one statement per interval which queues have a job ready (`JobQueue.ready`) rather
+ * than a fetch per queue. A finished job frees its slot at once; its completion is sent after,
+ * together with the others of its queue that finish within DEFAULT_COMPLETE_DELAY_MS.
  */
 
 /** Default jobs in flight per worker process (all queues together). */
 export const DEFAULT_WORKER_CONCURRENCY = 16;
+/**
+ * How often a worker looks for jobs in queues that were empty. A job another process enqueues (an
+ * API node's notification re-fetch) waits up to this long, half of it on average; each look is
+ * one statement for every queue together.
+ */
+export const DEFAULT_POLL_INTERVAL_MS = 1000;
+/**
+ * A finished job's completion waits up to this long for others of its queue, so one statement
+ * completes several (a worker at 30 syncs/s over five provider queues sends about one per six
+ * jobs instead of one each). The job's work is done and stored by then: it only shows as active
+ * a little longer, and a worker killed in between leaves it to pg-boss to run again after its
+ * lease (a sync run twice stores its change once; a delivery already made is skipped).
+ */
+export const DEFAULT_COMPLETE_DELAY_MS = 1000;
 /** A worker's grace for the jobs in hand on SIGTERM, inside the 30 s a process manager waits. */
 export const DEFAULT_STOP_TIMEOUT_MS = 20_000;
 
@@ -37,8 +57,16 @@ export interface QueueWorkerOptions {
   concurrency?: number;
   /** Per-queue limits (a provider's concurrency); a queue missing here is limited by `concurrency` only. */
   limits?: Partial<Record<QueueName, number>>;
-  /** How often queues that were empty are asked again (default 1 s); a local enqueue asks at once. */
+  /**
+   * How often queues that were empty are looked at again (default DEFAULT_POLL_INTERVAL_MS): at
+   * idle, one statement per interval; a job enqueued in this process is taken at once.
+   */
   pollIntervalMs?: number;
+  /**
+   * How long a finished job's completion may wait to be sent with others of its queue (default
+   * DEFAULT_COMPLETE_DELAY_MS). 0 sends each at once, unless one of its queue is being sent.
+   */
+  completeDelayMs?: number;
   logger: Logger;
   metrics?: QueueMetrics;
 }
@@ -63,13 +91,19 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const log = options.logger.child({ component: 'worker' });
   const concurrency = options.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) throw new RefundHubError('invalid_input', `concurrency must be a whole number from 1 to 1000, got ${String(options.concurrency)}`);
-  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const completeDelayMs = Math.max(0, options.completeDelayMs ?? DEFAULT_COMPLETE_DELAY_MS);
   const queues = [...ALL_QUEUES];
   const limitOf = (q: QueueName) => Math.min(concurrency, Math.max(1, options.limits?.[q] ?? concurrency));
   const running = new Map<QueueName, number>(queues.map((q) => [q, 0]));
-  /** Queues that had nothing at the last ask: not asked again until the next interval or a local enqueue. */
+  /** Queues that had nothing at the last ask: not fetched from until a look finds a job ready or a local enqueue. */
   const empty = new Set<QueueName>();
   const inHand = new Set<InHand>();
+  /** Finished jobs whose completion is still to be sent, and the send under way, per queue. */
+  const toComplete = new Map<QueueName, string[]>();
+  const completing = new Map<QueueName, Promise<void>>();
+  /** Completions held back for company: the timer that sends them. */
+  const holding = new Map<QueueName, NodeJS.Timeout>();
   let cursor = 0;
   let pumping = false;
   let again = false;
@@ -84,6 +118,30 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     void pump();
   });
 
+  /**
+   * Shares the free slots out in turns: one slot per queue per pass, starting one queue further
+   * on each time (so a single free slot rotates too), skipping queues known empty and queues at
+   * their limit. The result is how many jobs to fetch from each queue.
+   */
+  function share(): Map<QueueName, number> {
+    const plan = new Map<QueueName, number>();
+    let slots = free();
+    let given = true;
+    while (slots > 0 && given) {
+      given = false;
+      for (let i = 0; i < queues.length && slots > 0; i++) {
+        const q = queues[(cursor + i) % queues.length]!;
+        const n = plan.get(q) ?? 0;
+        if (empty.has(q) || running.get(q)! + n >= limitOf(q)) continue;
+        plan.set(q, n + 1);
+        slots--;
+        given = true;
+      }
+    }
+    cursor = (cursor + 1) % queues.length;
+    return plan;
+  }
+
   async function pump(): Promise<void> {
     if (!started || stopping) return;
     if (pumping) {
@@ -94,27 +152,28 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     try {
       do {
         again = false;
-        let took = true;
-        while (took && free() > 0 && !stopping) {
-          took = false;
-          for (let i = 0; i < queues.length && free() > 0 && !stopping; i++) {
-            const q = queues[(cursor + i) % queues.length]!;
-            if (empty.has(q) || running.get(q)! >= limitOf(q)) continue;
-            const [job] = await queue.fetch(q, 1);
-            if (!job) {
-              empty.add(q);
+        for (;;) {
+          const plan = share();
+          if (!plan.size || stopping) break;
+          const fetched = await Promise.allSettled([...plan].map(async ([q, n]) => ({ q, n, jobs: await queue.fetch(q, n) })));
+          for (const f of fetched) {
+            if (f.status === 'rejected') {
+              log.warn({ err: { message: redact((f.reason as Error)?.message ?? String(f.reason)) } }, 'could not take jobs; trying again at the next interval');
               continue;
             }
-            if (stopping) {
+            const { q, n, jobs } = f.value;
+            // Fewer than asked: the queue has no more ready now.
+            if (jobs.length < n) empty.add(q);
+            for (const job of jobs) {
               // Taken while the stop began: straight back to the queue for another worker.
-              await queue.fail(q, job.id, 'the worker is stopping; the job goes back to the queue').catch(() => undefined);
-              break;
+              if (stopping) await queue.fail(q, job.id, 'the worker is stopping; the job goes back to the queue').catch(() => undefined);
+              else run(q, job);
             }
-            run(q, job);
-            took = true;
           }
-          // The next pass starts one queue further on, so a single free slot rotates too.
-          cursor = (cursor + 1) % queues.length;
+          // A failed fetch is asked again at the next interval, not in a tight loop.
+          if (fetched.some((f) => f.status === 'rejected')) {
+            for (const q of plan.keys()) empty.add(q);
+          }
         }
       } while (again && !stopping);
     } catch (e) {
@@ -136,7 +195,6 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
       let outcome = 'completed';
       try {
         await handler(q, job, { signal: controller.signal });
-        if (!controller.signal.aborted) await queue.complete(q, job.id);
       } catch (e) {
         outcome = 'failed';
         const message = (e as Error)?.message ?? String(e);
@@ -148,8 +206,63 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
         running.set(q, running.get(q)! - 1);
         inHand.delete(entry);
       }
+      // A job whose lease ran out is pg-boss's to retry: completing it would do nothing anyway.
+      if (outcome === 'completed' && !controller.signal.aborted) completeLater(q, job.id);
     })().then(() => void pump());
     inHand.add(entry);
+  }
+
+  /**
+   * The work is done and the slot is free; the completion follows off the slot's path. It waits up
+   * to `completeDelayMs` for other finished jobs of its queue (not when stopping, nor once
+   * `concurrency` of them are waiting), and those that finish while a completion of the queue is
+   * being sent go in the next statement.
+   */
+  function completeLater(q: QueueName, id: string): void {
+    const ids = toComplete.get(q) ?? [];
+    ids.push(id);
+    toComplete.set(q, ids);
+    if (completing.has(q)) return;
+    if (completeDelayMs === 0 || stopping || ids.length >= concurrency) sendCompletions(q);
+    else if (!holding.has(q)) holding.set(q, setTimeout(() => sendCompletions(q), completeDelayMs));
+  }
+
+  function sendCompletions(q: QueueName): void {
+    clearTimeout(holding.get(q));
+    holding.delete(q);
+    if (completing.has(q)) return;
+    const sending = (async () => {
+      for (let batch = toComplete.get(q); batch?.length; batch = toComplete.get(q)) {
+        toComplete.delete(q);
+        await queue.complete(q, batch).catch((err: Error) => log.warn({ queue: q, jobs: batch!.length, err: { message: redact(err.message) } }, 'could not complete jobs; pg-boss retries them after their lease'));
+      }
+    })().finally(() => completing.delete(q));
+    completing.set(q, sending);
+  }
+
+  /** Resolves when every job in hand has ended and every completion has been sent. */
+  async function settled(): Promise<void> {
+    for (;;) {
+      // Stopping: completions held back go now (and later ones go at once, see completeLater).
+      for (const q of [...holding.keys()]) sendCompletions(q);
+      if (!inHand.size && !completing.size) return;
+      await Promise.allSettled([...[...inHand].map((h) => h.done), ...completing.values()]);
+    }
+  }
+
+  /** Once per interval: one look at the queues that were empty (and have room), then take what is ready. */
+  async function look(): Promise<void> {
+    const asked = queues.filter((q) => empty.has(q) && running.get(q)! < limitOf(q));
+    if (asked.length && free() > 0) {
+      try {
+        for (const q of await queue.ready(asked)) empty.delete(q);
+      } catch (e) {
+        // The look failed: ask each queue with a fetch instead, as if none were known empty.
+        log.warn({ err: { message: redact((e as Error).message) } }, 'could not look for ready jobs; fetching from each queue');
+        for (const q of asked) empty.delete(q);
+      }
+    }
+    await pump();
   }
 
   return {
@@ -157,11 +270,14 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
       if (started || stopping) return;
       started = true;
       const tick = () => {
-        empty.clear();
-        void pump();
-        timer = setTimeout(tick, pollIntervalMs);
-        timer.unref();
+        if (stopping) return;
+        void look().finally(() => {
+          if (stopping) return;
+          timer = setTimeout(tick, pollIntervalMs);
+          timer.unref();
+        });
       };
+      // The first look knows nothing yet: every queue is asked with a fetch.
       tick();
     },
 
@@ -171,7 +287,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
       if (timer) clearTimeout(timer);
       let graceTimer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, Math.max(0, timeoutMs))));
-      await Promise.race([Promise.allSettled([...inHand].map((h) => h.done)), grace]);
+      await Promise.race([settled(), grace]);
       clearTimeout(graceTimer);
       const left = [...inHand];
       if (left.length) log.warn({ jobs: left.length }, 'stop: jobs still running after the grace period go back to the queue');
