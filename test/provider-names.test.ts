@@ -79,10 +79,14 @@ describe('provider names', () => {
     await fc.assert(
       fc.asyncProperty(names.filter((n) => n !== '' && !isKnown(n.trim())), async (name) => {
         const p = encodeURIComponent(name);
+        // "." and ".." are dot-segments, left as they are by encodeURIComponent: in a path they name
+        // another route (/v1/refunds/./abc is /v1/refunds/abc, a 404), so only body and query carry them.
+        const inPath = name !== '.' && name !== '..';
         const answers = [
           await app.inject({ method: 'POST', url: '/v1/refunds', headers: auth, payload: { provider: name, id: 'abc' } }),
-          await app.inject({ method: 'GET', url: `/v1/refunds/${p}/abc`, headers: auth }),
-          await app.inject({ method: 'GET', url: `/v1/refunds/${p}/abc/events`, headers: auth }),
+          ...(inPath
+            ? [await app.inject({ method: 'GET', url: `/v1/refunds/${p}/abc`, headers: auth }), await app.inject({ method: 'GET', url: `/v1/refunds/${p}/abc/events`, headers: auth })]
+            : []),
           await app.inject({ method: 'GET', url: `/v1/refunds?provider=${p}`, headers: auth }),
         ];
         for (const r of answers) {
