@@ -2,13 +2,17 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PROVIDER_IDS } from '../src/domain/refund.js';
 import { silentLogger } from '../src/logger.js';
 import { getProvider } from '../src/providers/registry.js';
 import { createRefundHub } from '../src/service.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { tempDir } from './support/hub.js';
+import { CLI_RUN_TIMEOUT_MS, CLI_TEST_TIMEOUT_MS } from './support/run-cli.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * The tracking commands as a user runs them: `bin/refundhub track | list | history` in a child
@@ -32,7 +36,7 @@ interface Run {
 
 async function cli(args: string[]): Promise<Run> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env, timeout: 20_000 });
+    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env, timeout: CLI_RUN_TIMEOUT_MS });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -206,7 +210,7 @@ describe('a reader that goes away (refundhub list | head -1)', () => {
   });
 
   it('a real pipeline: list | head -1 prints the first line and nothing on stderr', async () => {
-    const { stdout, stderr } = await execFileAsync('/bin/sh', ['-c', `"${process.execPath}" "${BIN}" list | head -1`], { env, timeout: 20_000 });
+    const { stdout, stderr } = await execFileAsync('/bin/sh', ['-c', `"${process.execPath}" "${BIN}" list | head -1`], { env, timeout: CLI_RUN_TIMEOUT_MS });
     expect(stdout.split('\n').filter(Boolean)).toHaveLength(1);
     expect(stderr).toBe('');
   });

@@ -2,12 +2,16 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProviderId } from '../src/domain/refund.js';
 import { PROVIDER_IDS } from '../src/domain/refund.js';
 import { getProvider } from '../src/providers/registry.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { tempDir } from './support/hub.js';
+import { CLI_RUN_TIMEOUT_MS, CLI_TEST_TIMEOUT_MS } from './support/run-cli.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * The CLI as a user runs it: `bin/refundhub` in a child process (the built dist/, which `npm test`
@@ -35,7 +39,7 @@ async function cli(args: string[], extraEnv: Record<string, string | undefined> 
     else merged[k] = v;
   }
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env: merged, cwd, timeout: 20_000 });
+    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env: merged, cwd, timeout: CLI_RUN_TIMEOUT_MS });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -249,7 +253,7 @@ describe('retries shown while the CLI waits', () => {
     let code = 0;
     let output = '';
     try {
-      ({ stdout: output } = await execFileAsync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 20_000 }));
+      ({ stdout: output } = await execFileAsync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: CLI_RUN_TIMEOUT_MS }));
     } catch (e) {
       const err = e as { code?: number; stdout?: string };
       code = typeof err.code === 'number' ? err.code : -1;

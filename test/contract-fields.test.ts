@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRefundClient, type RefundClient } from '../src/client.js';
 import { silentLogger } from '../src/logger.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { call, startHub, tempDir, type RunningHub } from './support/hub.js';
 import { validateResponse } from './support/openapi.js';
 import { startRewritingProxy, type RewritingProxy } from './support/rewriting-proxy.js';
-import { runCli } from './support/run-cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from './support/run-cli.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * Issue 9 end to end against the real emulator: the contract fields through the connectors, the

@@ -4,10 +4,13 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from './support/hub.js';
-import { runCli } from './support/run-cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from './support/run-cli.js';
 import { pollUntil } from './support/wait.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * `npm start` (`refundhub demo`) end to end, as a newcomer runs it: `bin/refundhub demo` in a child

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { call, startHub, tempDir, type RunningHub } from './support/hub.js';
-import { runCli } from './support/run-cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from './support/run-cli.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * `GET /v1/refunds` and `refundhub list` on one store: the same filter values are accepted by
@@ -60,7 +63,7 @@ describe('list filters: one parser for the API and the CLI', () => {
       expect(run.code, run.stderr).toBe(0);
       expect(named(JSON.parse(run.stdout).data), JSON.stringify(params)).toEqual(expected);
     }
-  }, 60_000);
+  });
 
   it('bad values are refused by both with the same message (the parameter named as each names it)', async () => {
     const bad: Array<Record<string, string>> = [
@@ -87,5 +90,5 @@ describe('list filters: one parser for the API and the CLI', () => {
       const cliMessage = name !== 'cursor' && apiMessage.startsWith(`${name} `) ? `${FLAGS[name]!}${apiMessage.slice(name.length)}` : apiMessage;
       expect(run.stderr, JSON.stringify(params)).toBe(`refundhub: error: ${cliMessage} [invalid_input]\n`);
     }
-  }, 60_000);
+  });
 });

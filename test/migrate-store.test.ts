@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PROVIDER_IDS, type ProviderId } from '../src/domain/refund.js';
 import { silentLogger } from '../src/logger.js';
 import { createEndpoint } from '../src/notify/endpoints.js';
@@ -14,7 +14,10 @@ import { createStore } from '../src/store/index.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { tempDir } from './support/hub.js';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from './support/postgres.js';
-import { runCli } from './support/run-cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from './support/run-cli.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * `refundhub migrate-store --from sqlite:PATH --to postgres://...` as a user runs it: a SQLite

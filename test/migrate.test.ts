@@ -2,11 +2,14 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createStore, type Store } from '../src/store/index.js';
 import { cleanupTempDatabases, tempDatabaseUrl } from './support/db.js';
 import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from './support/postgres.js';
-import { runCli } from './support/run-cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from './support/run-cli.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * `refundhub migrate` and migrations on open, started several at a time on a fresh database: every

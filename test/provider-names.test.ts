@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRefundClient, type RefundClient } from '../src/client.js';
 import { isProviderId } from '../src/domain/refund.js';
 import { silentLogger } from '../src/logger.js';
@@ -10,7 +10,10 @@ import { buildApp } from '../src/server/app.js';
 import { createApiKey } from '../src/server/auth.js';
 import { createRefundHub, type RefundHub } from '../src/service.js';
 import { tempDir } from './support/hub.js';
-import { runCli } from './support/run-cli.js';
+import { CLI_TEST_TIMEOUT_MS, runCli } from './support/run-cli.js';
+
+// Tests here start bin/refundhub: seconds apiece on a loaded machine (see CLI_TEST_TIMEOUT_MS).
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 /**
  * Provider names are looked up in the registry from user input (URLs, bodies, CLI arguments).
@@ -113,5 +116,5 @@ describe('provider names', () => {
       expect(r.stderr).toContain('unknown provider');
       expect(r.stderr).not.toMatch(/is not a function|\n\s+at /);
     }
-  }, 120_000);
+  });
 });
