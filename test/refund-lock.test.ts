@@ -61,7 +61,7 @@ describe.skipIf(!postgresAvailable)('PgRefundLock [postgres]', () => {
     const b = newLock();
     let bStarted = false;
     // Key 1 waits inside its lock for key 2 to start: serialising different keys would time this out.
-    const one = a.run('stan\u0000default\u0000r-1', () => pollUntil(() => bStarted, { timeoutMs: 5000, what: 'the other refund to start' }));
+    const one = a.run('stan\u0000default\u0000r-1', () => pollUntil(() => bStarted, { timeoutMs: 15_000, what: 'the other refund to start' }));
     const two = b.run('stan\u0000default\u0000r-2', async () => {
       bStarted = true;
     });
@@ -130,7 +130,8 @@ describe.skipIf(!postgresAvailable)('PgRefundLock [postgres]', () => {
     let err = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    await pollUntil(() => out.includes('HELD') || child.exitCode !== null, { timeoutMs: 20_000, what: 'the child to take the lock' });
+    // tsx compiles the fixture on start: ~10 s on a loaded 2-core machine.
+    await pollUntil(() => out.includes('HELD') || child.exitCode !== null, { timeoutMs: 60_000, what: 'the child to take the lock' });
     expect([out, err]).toEqual(['HELD\n', '']);
 
     const lock = newLock({ maxWaitMs: 15_000 });
@@ -154,5 +155,5 @@ describe.skipIf(!postgresAvailable)('PgRefundLock [postgres]', () => {
     } finally {
       await admin.end();
     }
-  });
+  }, 120_000);
 });
