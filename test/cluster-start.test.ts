@@ -39,5 +39,5 @@ describe.runIf(postgresAvailable)('a cluster starting at once', () => {
     ]);
     const exits = await Promise.all(nodes.map((n) => n.stop('SIGTERM')));
     expect(exits.map((e) => [e.code, e.signal])).toEqual(nodes.map(() => [0, null]));
-  }, 120_000);
+  }, 240_000); // five starts at once (each may take up to startApiNode's 120 s bound) and five stops
 });

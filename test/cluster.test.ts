@@ -3,6 +3,7 @@ import pg from 'pg';
 import { createRefundClient } from '../src/client.js';
 import type { RefundEvent } from '../src/domain/events.js';
 import { PROVIDER_IDS, type ProviderId } from '../src/domain/refund.js';
+import { NOTIFICATION_RETRY_DELAYS_MS } from '../src/emulator/server.js';
 import { silentLogger } from '../src/logger.js';
 import { getProvider } from '../src/providers/registry.js';
 import { BUILT, clusterEnv, killAll, migrate, overlaps, queueJobs, recordRequests, startApiNode, startWorker, writeClusterConfig, type NodeProcess } from './support/cluster.js';
@@ -35,6 +36,14 @@ const WORKER_CONCURRENCY = 4;
 /** Lifecycle steps land 2-9 s after a refund is created, which is just before it is tracked. */
 const FIRST_STEP_MS = 2_000;
 const STEP_SPREAD_MS = 7_000;
+/**
+ * The emulator's notification retries here: the provider-like default (~25 s over 8 attempts), then
+ * every 15 s for two minutes more, as a real provider keeps retrying for hours. All notifications come
+ * from 127.0.0.1, so while refunds are tracked they can outrun the API nodes' per-address budget for
+ * longer than 25 s (the faster the machine, the longer), and a reversal whose notification was given
+ * up on is seen by nothing else until the late check a day away.
+ */
+const NOTIFICATION_RETRIES_MS = [...NOTIFICATION_RETRY_DELAYS_MS, ...Array<number>(8).fill(15_000)];
 
 let db: TestDatabase | undefined;
 let tmp: ReturnType<typeof tempDir>;
@@ -79,7 +88,7 @@ describe.runIf(postgresAvailable)('a cluster of workers and API nodes on Postgre
     if (!BUILT) throw new Error('the cluster test runs bin/refundhub: `npm run build` first');
     db = await createTestDatabase('refundhub_cluster');
     tmp = tempDir('refundhub-cluster-');
-    em = await startEmulator();
+    em = await startEmulator({ notificationRetryDelaysMs: NOTIFICATION_RETRIES_MS });
     rx = await startReceiver();
     // Checks every few seconds until final, so the poller has work beside the notifications;
     // after a final status the next check is the late check a day away.
@@ -92,7 +101,7 @@ describe.runIf(postgresAvailable)('a cluster of workers and API nodes on Postgre
     em.emulator.notifyUrls = [`${apiA.url}/v1/notifications`, `${apiB.url}/v1/notifications`];
     workers.push(...(await Promise.all([1, 2, 3].map((i) => startWorker(`worker-${i}`, env, { concurrency: WORKER_CONCURRENCY })))));
     key = await cli(['keys', 'create', '--scope', 'refunds:read', '--scope', 'refunds:write', '--scope', 'webhooks:write', '--name', 'cluster']);
-  }, 120_000);
+  }, 180_000); // migrate, five processes starting at once and a CLI run: ~4 s a start on a loaded 2-core machine
 
   afterAll(async () => {
     await killAll();
@@ -110,10 +119,17 @@ describe.runIf(postgresAvailable)('a cluster of workers and API nodes on Postgre
     const id = listed.data.find((k) => k.name === 'to-revoke')!.id;
     await cli(['keys', 'revoke', id]);
     const revokedAt = Date.now();
-    for (const node of [apiB, apiA]) {
-      await pollUntil(async () => (await call(`${node.url}/v1/refunds?limit=1`, { key: other })).status === 401, { timeoutMs: Math.max(1, 1000 - (Date.now() - revokedAt)), intervalMs: 20, what: `${node.name} refusing the revoked key` });
-    }
-    expect(Date.now() - revokedAt).toBeLessThanOrEqual(1000);
+    // Both nodes are asked side by side (one after the other, the second node's wait began only
+    // when the first refused, so a slow answer from one ate the other's second); each node's time
+    // is when its first refusal came back. The bound of the wait is generous so a miss is reported
+    // with its figure; the assertion is the issue's second.
+    const refusedAfterMs = await Promise.all(
+      [apiA, apiB].map(async (node) => {
+        await pollUntil(async () => (await call(`${node.url}/v1/refunds?limit=1`, { key: other })).status === 401, { timeoutMs: 10_000, intervalMs: 20, what: `${node.name} refusing the revoked key` });
+        return [node.name, Date.now() - revokedAt] as const;
+      }),
+    );
+    expect(refusedAfterMs.filter(([, ms]) => ms > 1000)).toEqual([]);
   });
 
   it('a webhook endpoint created on one API node gets the events of refunds tracked through the other', async () => {

@@ -124,7 +124,10 @@ async function waitReady(node: NodeProcess, path: string, what: string): Promise
       await res.arrayBuffer();
       return res.status === 200 ? 'ready' : undefined;
     },
-    { timeoutMs: 60_000, intervalMs: 100, what },
+    // Several processes often start at once (a cluster test starts five): each loads dist/ and
+    // opens its pools, which on a loaded 2-core machine can take tens of seconds. A process that
+    // exits stops the wait at once, so the bound only matters for one that hangs.
+    { timeoutMs: 120_000, intervalMs: 100, what },
   ).catch((e: Error) => {
     throw new Error(`${e.message}; output: ${node.output().slice(-2000)}`);
   });
