@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDER_IDS, type ProviderId } from '../src/domain/refund.js';
 import { getProvider } from '../src/providers/registry.js';
@@ -25,6 +26,18 @@ let db: TestDatabase | undefined;
 let tmp: ReturnType<typeof tempDir>;
 let em: RunningEmulator;
 let api: NodeProcess;
+
+/** How long after `t429` (epoch ms) the Ziina pause was recorded: its end less Retry-After. */
+async function pauseRecordedAfterMs(databaseUrl: string, t429: number): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ until_ms: string }>("SELECT until_ms FROM provider_pauses WHERE provider = 'ziina'");
+    return rows[0] ? String(Math.round(Number(rows[0].until_ms) - RETRY_AFTER_S * 1000 - t429)) : 'never (no row)';
+  } finally {
+    await client.end();
+  }
+}
 
 describe.runIf(postgresAvailable)('429 across three workers', () => {
   beforeAll(async () => {
@@ -62,7 +75,7 @@ describe.runIf(postgresAvailable)('429 across three workers', () => {
       await pollUntil(() => record.all.filter((r) => r.provider === 'ziina').length >= ZIINA_REFUNDS, { timeoutMs: 30_000, what: 'the workers polling ziina' });
 
       em.emulator.injectFault('ziina', { kind: 'rate_limit', count: 1, retryAfterS: RETRY_AFTER_S });
-      const limited = await pollUntil(() => record.all.find((r) => r.provider === 'ziina' && r.status === 429), { timeoutMs: 15_000, what: 'the 429 answered' });
+      const limited = await pollUntil(() => record.all.find((r) => r.provider === 'ziina' && r.status === 429), { timeoutMs: 30_000, what: 'the 429 answered' });
       const quietFrom = limited.endMs + 1000;
       const pauseEnds = limited.endMs + RETRY_AFTER_S * 1000;
 
@@ -83,11 +96,14 @@ describe.runIf(postgresAvailable)('429 across three workers', () => {
 
       const ziinaCalls = record.all.filter((r) => r.provider === 'ziina');
       const during = ziinaCalls.filter((r) => r.startMs > quietFrom && r.startMs < pauseEnds);
-      expect(during.map((r) => ({ path: r.path, afterThe429Ms: Math.round(r.startMs - limited.endMs) }))).toEqual([]);
+      // A miss says when the worker that got the 429 recorded the pause (its until_ms less
+      // Retry-After, on the same clock), telling a slow record from workers that did not heed it.
+      const why = during.length ? `pause recorded ${await pauseRecordedAfterMs(db!.url, limited.endMs)} ms after the 429; workers said: ${workers.map((w) => `${w.name}: ${w.output().slice(-800)}`).join(' | ')}` : '';
+      expect(during.map((r) => ({ path: r.path, afterThe429Ms: Math.round(r.startMs - limited.endMs) })), why).toEqual([]);
       expect(ziinaCalls.some((r) => r.startMs >= pauseEnds)).toBe(true);
     } finally {
       record.stop();
     }
     for (const w of workers) expect((await w.stop('SIGTERM')).code).toBe(0);
-  }, 180_000);
+  }, 300_000); // migrate and four processes starting (~4 s each on a loaded 2-core machine), the waits above, three stops
 });
