@@ -82,7 +82,8 @@ async function startPrism(spec: string): Promise<RunningPrism> {
       if (child.exitCode !== null) throw new Error(`prism exited ${child.exitCode}: ${out}`);
       return /Prism is listening/.test(out) || (await fetch(origin).then(() => true, () => false));
     },
-    { timeoutMs: 45_000, intervalMs: 100, what: `prism mock of ${spec}` },
+    // Five Prism processes start at once (each compiles its spec): bounded for a loaded 2-core machine.
+    { timeoutMs: 120_000, intervalMs: 100, what: `prism mock of ${spec}` },
   );
   return { child, origin, output: () => out };
 }
@@ -128,7 +129,7 @@ describe('connectors against Prism mocks generated from specs/', () => {
         proxies.set(c.provider, await startRewritingProxy(p.origin));
       }),
     );
-  }, 50_000);
+  }, 150_000);
 
   afterAll(async () => {
     await Promise.all([...proxies.values()].map((p) => p.close()));
@@ -191,6 +192,7 @@ describe('connectors against Prism mocks generated from specs/', () => {
         if (typeof secret === 'string' && secret.length > 4) expect(text).not.toContain(secret);
       }
     },
-    60_000,
+    // Five cases at once, 40 calls each through a proxy to Prism.
+    120_000,
   );
 });
