@@ -246,6 +246,8 @@ export async function createRefundHub(options: CreateRefundHubOptions = {}): Pro
         clock,
         maxRetryAfterMs,
         ...transportOptions,
+        // Every 429 reaches the spine, which pauses the provider account for all processes.
+        retryRateLimited: false,
         onAttempt: (a) => {
           metrics.providerLatency.observe({ provider: a.provider, status: a.status === null ? 'network' : String(a.status) }, a.durationMs / 1000);
           // The caller's observer too (the CLI shows retries on a terminal).

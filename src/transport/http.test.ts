@@ -210,6 +210,18 @@ describe('Retry-After and 429', () => {
     expect(h.sleeps).toEqual([]);
   });
 
+  it('retryRateLimited: false (the tracking service) surfaces even a short 429 at once, and still retries a 5xx', async () => {
+    const s = await scriptServer([json(429, {}, { 'retry-after': '1' }), json(200, { ok: 1 })]);
+    const h = transportWith({ retryRateLimited: false, maxAttempts: 3 });
+    const err = await rejectionOf(h.transport.getJson(get(s.url)));
+    expect(s.hits).toHaveLength(1);
+    expect(h.sleeps).toEqual([]);
+    expect([err.code, err.retryAfterMs]).toEqual(['rate_limited', 1000]);
+    const s2 = await scriptServer([json(503, {}), json(200, { ok: 2 })]);
+    await expect(h.transport.getJson(get(s2.url))).resolves.toEqual({ ok: 2 });
+    expect(s2.hits).toHaveLength(2);
+  });
+
   it('429 without Retry-After backs off and, when exhausted, is rate_limited without retryAfterMs', async () => {
     const s = await scriptServer([json(429, {})]);
     const h = transportWith({ maxAttempts: 2, random: () => 0.5, baseDelayMs: 100 });

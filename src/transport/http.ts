@@ -23,6 +23,13 @@ export interface TransportOptions {
   /** Longest we will wait inside one call (backoff or Retry-After), default 5 s. Longer asks are surfaced as rate_limited. */
   maxDelayMs?: number;
   /**
+   * Whether a 429 is retried inside the call (after its Retry-After, when that is within
+   * `maxDelayMs`). Default true: a one-off lookup (`refundhub get`) just waits. The tracking service
+   * turns it off: every 429 must reach the spine, which records the provider's pause for every
+   * process on the database (a call that waited quietly here would leave the other workers calling).
+   */
+  retryRateLimited?: boolean;
+  /**
    * Largest `Retry-After` believed, default 1 hour (REFUNDHUB_MAX_RETRY_AFTER): a provider's
    * `Retry-After: 3000000000` must not park a refund for a century. Longer asks are cut to this.
    */
@@ -130,6 +137,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const baseDelayMs = options.baseDelayMs ?? 200;
   const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  const retryRateLimited = options.retryRateLimited ?? true;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   const clock = options.clock ?? systemClock;
   const wait = options.sleep ?? ((ms: number) => sleep(ms));
@@ -216,7 +224,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
         throw new RefundHubError('provider_error', `${req.provider}: ${what}`, { provider: req.provider, retryable: true, cause: e });
       }
       const durationMs = performance.now() - started;
-      const retryableStatus = res.status === 429 || res.status >= 500;
+      const retryableStatus = (res.status === 429 && retryRateLimited) || res.status >= 500;
       const retryAfter = retryableStatus && attempt < maxAttempts ? parseRetryAfter(res.headers['retry-after'], clock.now(), maxRetryAfterMs) : undefined;
       // A provider asking for a long pause is better served by the caller's schedule than by holding a socket here.
       const retryInMs = !retryableStatus || attempt >= maxAttempts || (retryAfter !== undefined && retryAfter > maxDelayMs) ? undefined : (retryAfter ?? backoff(attempt));
