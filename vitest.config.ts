@@ -3,8 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Generous: CI shares two cores with other work, and a test that spawns bin/refundhub or tsx
+    // waits seconds for it there. Tests wait on events with their own, tighter, bounded polls.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     pool: 'forks',
     // Two cores on these machines: more workers only fight for them.
     maxWorkers: 2,
