@@ -54,7 +54,7 @@ export interface WorkerSettings {
   concurrency?: number;
   /** Grace for jobs in hand when stopping before they go back to the queue (default 20 s). */
   stopTimeoutMs?: number;
-  /** How often empty queues are asked again, ms (default 1000; a local enqueue asks at once). */
+  /** How often the worker looks at queues that were empty, ms (default DEFAULT_POLL_INTERVAL_MS, 500; a local enqueue is taken at once). */
   pollIntervalMs?: number;
   /** Job queue settings (leases, retries, maintenance interval). */
   queue?: Omit<JobQueueOptions, 'connectionString' | 'store' | 'logger'>;
