@@ -9,6 +9,7 @@ import * as m006 from './006-provider-pauses.js';
 import * as m007 from './007-dashboard-sessions.js';
 import * as m008 from './008-contract-fields.js';
 import * as m009 from './009-stuck-index.js';
+import * as m010 from './010-payment-id-bound.js';
 
 /**
  * Versioned migrations, applied in order on start. Written with Kysely's schema builder so the
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007-dashboard-sessions': m007,
   '008-contract-fields': m008,
   '009-stuck-index': m009,
+  '010-payment-id-bound': m010,
 };
 
 class StaticProvider implements MigrationProvider {
