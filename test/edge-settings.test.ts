@@ -34,7 +34,7 @@ describe('parsing', () => {
   it('REFUNDHUB_TRUST_PROXY: addresses and CIDRs, nothing that trusts everyone', () => {
     expect(trustProxyFromEnv({})).toBeUndefined();
     expect(trustProxyFromEnv({ [PROXY]: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8' })).toBe('10.0.0.0/8,127.0.0.1,::1,fd00::/8');
-    for (const raw of ['true', '*', '1', '2', '10.0.0.0/33', '300.1.1.1', 'proxy.internal', '127.0.0.1,', ':::/200']) {
+    for (const raw of ['true', '*', '1', '2', '10.0.0.0/33', '300.1.1.1', 'proxy.internal', '127.0.0.1,', ':::/200', '1:2', ':::::', '0.0.0.0/0', '::/0', '10.0.0.0/8/8', '10.0.0.0/x']) {
       expect(() => trustProxyFromEnv({ [PROXY]: raw }), raw).toThrow(expect.objectContaining({ code: 'not_configured', message: expect.stringContaining(PROXY) }));
     }
   });
@@ -44,6 +44,7 @@ describe('refundhub serve refuses a bad edge setting before it listens', () => {
   it.each([
     [RATE, '20 per second'],
     [PROXY, 'yes'],
+    [PROXY, '1:2'],
   ])('%s=%j: exit 2, one line naming the variable', async (name, value) => {
     const dir = tempDir('refundhub-edge-cli-');
     try {
@@ -82,7 +83,8 @@ describe('applied by a server on 127.0.0.1', () => {
   async function serve(env: Record<string, string>): Promise<string> {
     const limit = notificationRateLimitFromEnv(env);
     const trustProxy = trustProxyFromEnv(env);
-    const app = buildApp(h.hub, { logLevel: 'silent', notificationRateLimit: limit, ...(trustProxy ? { trustProxy } : {}) });
+    // The bucket's clock stands still: no refill between requests however slow the machine.
+    const app = buildApp(h.hub, { logLevel: 'silent', notificationRateLimit: limit, rateLimitNow: () => 0, ...(trustProxy ? { trustProxy } : {}) });
     apps.push(app);
     return listen(app, 0, '127.0.0.1');
   }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { RefundHubError } from '../errors.js';
 
 /** The per-client budget of the unauthenticated notification routes (a token bucket). */
@@ -46,14 +47,14 @@ export function trustProxyFromEnv(env: Record<string, string | undefined> = proc
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return undefined;
   const parts = raw.split(',').map((p) => p.trim());
-  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;
-  const ipv6 = /^[0-9a-f:.]+(?:\/\d{1,3})?$/i;
   for (const p of parts) {
-    const v4 = ipv4.exec(p);
-    const okV4 = v4 !== null && v4.slice(1, 5).every((o) => Number(o) <= 255) && (v4[5] === undefined || Number(v4[5]) <= 32);
-    const okV6 = !okV4 && p.includes(':') && ipv6.test(p) && (!p.includes('/') || Number(p.split('/')[1]) <= 128);
-    if (!okV4 && !okV6) {
-      throw new RefundHubError('not_configured', `${name} must list the proxies' addresses as IPs or CIDRs separated by commas (e.g. "10.0.0.0/8,127.0.0.1"), not "${p.slice(0, 48)}"`);
+    const [address = '', prefix, ...rest] = p.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    // A /0 trusts every address, like `*`; a prefix must be a whole number within the family's bits.
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      throw new RefundHubError('not_configured', `${name} must list the proxies' addresses as IPs or CIDRs (prefix /1 or longer) separated by commas (e.g. "10.0.0.0/8,127.0.0.1"), not "${p.slice(0, 48)}"`);
     }
   }
   return parts.join(',');
