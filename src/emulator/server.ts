@@ -111,13 +111,14 @@ export class Emulator {
   /** Notification deliveries still in flight, so tests and shutdown can wait for them. */
   private readonly inflight = new Set<Promise<void>>();
   /**
-   * Ends the retry waits (close(), or drainNotifications with `retry: false`), so shutting down does
-   * not sit out a retry schedule. Replaced after a drain; notifications made later retry again.
+   * Ends the retry waits (reset(), close(), or drainNotifications with `retry: false`), so shutting
+   * down does not sit out a retry schedule. Replaced each time; notifications made later retry again.
    */
   private stopRetries = new AbortController();
   /**
    * Notifications given up on after every attempt: a test whose refund missed a change can tell a
-   * notification the receiver never took from one it took and mishandled. Cleared by reset().
+   * notification the receiver never took from one it took and mishandled. The latest
+   * `requestLogSize` are kept; cleared by reset().
    */
   readonly undelivered: UndeliveredNotification[] = [];
   private readonly listeners = new Set<RequestListener>();
@@ -180,7 +181,6 @@ export class Emulator {
 
   async close(): Promise<void> {
     this.reset();
-    this.stopRetries.abort();
     await Promise.allSettled([...this.inflight]);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -288,6 +288,9 @@ export class Emulator {
       st.requests.length = 0;
     }
     this.undelivered.length = 0;
+    // Retries of notifications made before the reset stop too: they are about refunds that are gone.
+    this.stopRetries.abort();
+    this.stopRetries = new AbortController();
   }
 
   /** Seeds every provider's demo refunds, their lifecycles starting now. */
@@ -329,7 +332,11 @@ export class Emulator {
         if (wait === undefined) break;
         await abortableSleep(wait, stop);
       }
-      this.undelivered.push({ provider: provider.id, url, attempts: attempt, lastError: lastError || 'stopped before the first attempt', at: Date.now() });
+      // Stopped (reset, close, a drain without retries) is not given up: only a spent schedule is recorded.
+      if (stop.aborted) return;
+      this.undelivered.push({ provider: provider.id, url, attempts: attempt, lastError, at: Date.now() });
+      // Bounded like the request log: a long `refundhub emulate` whose receiver is down keeps the latest.
+      if (this.undelivered.length > this.logSize) this.undelivered.splice(0, this.undelivered.length - this.logSize);
       this.logger.error({ provider: provider.id, attempts: attempt }, 'notification given up on');
     })();
     this.inflight.add(p);
