@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProvider } from '../src/providers/registry.js';
 import { startEmulator, type RunningEmulator } from './support/emulator.js';
 import { call, startHub, type RunningHub } from './support/hub.js';
-import { ADMIN_URL, postgresAvailable } from './support/postgres.js';
+import { admin, ADMIN_URL, postgresAvailable } from './support/postgres.js';
 
 /**
  * A PostgreSQL that refuses new connections ("too many connections", SQLSTATE class 53) must
@@ -12,16 +11,6 @@ import { ADMIN_URL, postgresAvailable } from './support/postgres.js';
  * spine's reads, the refund lock), never 500 internal_error. The refusal is real: the hub's role
  * gets CONNECTION LIMIT 0 and its open sessions are ended, so every pool must reconnect.
  */
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 describe.skipIf(!postgresAvailable)('API when the database refuses connections [postgres]', () => {
   const suffix = randomBytes(4).toString('hex');

@@ -45,7 +45,8 @@ if (!postgresAvailable && claimOnce(`refundhub-pg-skip-${process.ppid}`)) {
   console.warn(`PostgreSQL tests skipped: no server at ${new URL(ADMIN_URL).host} (set CI=true or REFUNDHUB_TEST_POSTGRES_URL to require them)`);
 }
 
-async function admin(statement: string): Promise<void> {
+/** Runs one statement as the admin user (databases and roles made and dropped by tests). */
+export async function admin(statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: ADMIN_URL });
   await client.connect();
   try {
